@@ -1,0 +1,26 @@
+//! eks-node-role-guard's Lambda: wiring only. Everything that decides and acts is in `noderole`.
+
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use noderole::Config;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    tracing::info!(mode = %config.mode, regions = ?config.scan_regions, "starting");
+    let sdk = noderole::aws::load_sdk_config().await;
+    let remediator = noderole::aws::remediator(&sdk, config)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot determine the function's own identity"))?;
+    let remediator = &remediator;
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        remediator.handle(&event.payload).await.map_err(|e| Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        })
+    }))
+    .await
+}

@@ -1,0 +1,186 @@
+use std::collections::HashMap;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_eks::Client;
+
+use super::{CountCalls, classify};
+use crate::ports::{AccessEntry, AwsResult, CniCredentials, Eks, Nodegroup};
+
+/// EKS clients, one per region, built once for `SCAN_REGIONS` and on demand for others.
+#[derive(Debug, Clone)]
+pub struct EksClients {
+    sdk: SdkConfig,
+    clients: HashMap<String, Client>,
+}
+
+impl EksClients {
+    pub fn new(sdk: &SdkConfig, regions: &[String]) -> Self {
+        let clients = regions.iter().map(|r| (r.clone(), build(sdk, r))).collect();
+        EksClients {
+            sdk: sdk.clone(),
+            clients,
+        }
+    }
+
+    fn client(&self, region: &str) -> Client {
+        self.clients
+            .get(region)
+            .cloned()
+            .unwrap_or_else(|| build(&self.sdk, region))
+    }
+}
+
+fn build(sdk: &SdkConfig, region: &str) -> Client {
+    let conf = aws_sdk_eks::config::Builder::from(sdk)
+        .region(Region::new(region.to_owned()))
+        .interceptor(CountCalls)
+        .build();
+    Client::from_conf(conf)
+}
+
+impl Eks for EksClients {
+    async fn clusters(&self, region: &str) -> AwsResult<Vec<String>> {
+        let mut pages = self.client(region).list_clusters().into_paginator().items().send();
+        let mut clusters = Vec::new();
+        while let Some(item) = pages.next().await {
+            clusters.push(item.map_err(|e| classify("eks:ListClusters", &e))?);
+        }
+        Ok(clusters)
+    }
+
+    async fn nodegroup_names(&self, region: &str, cluster: &str) -> AwsResult<Vec<String>> {
+        let mut pages = self
+            .client(region)
+            .list_nodegroups()
+            .cluster_name(cluster)
+            .into_paginator()
+            .items()
+            .send();
+        let mut names = Vec::new();
+        while let Some(item) = pages.next().await {
+            match item {
+                Ok(name) => names.push(name),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(classify("eks:ListNodegroups", &e)),
+            }
+        }
+        Ok(names)
+    }
+
+    async fn nodegroup(&self, region: &str, cluster: &str, nodegroup: &str) -> AwsResult<Option<Nodegroup>> {
+        let request = self
+            .client(region)
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(nodegroup);
+        match request.send().await {
+            Ok(out) => Ok(out.nodegroup.and_then(|ng| {
+                Some(Nodegroup {
+                    region: region.to_owned(),
+                    cluster: cluster.to_owned(),
+                    name: ng.nodegroup_name.clone().unwrap_or_else(|| nodegroup.to_owned()),
+                    status: ng.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    node_role_arn: ng.node_role?,
+                })
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify("eks:DescribeNodegroup", &e)),
+        }
+    }
+
+    async fn access_entry_principals(&self, region: &str, cluster: &str) -> AwsResult<Vec<String>> {
+        let mut pages = self
+            .client(region)
+            .list_access_entries()
+            .cluster_name(cluster)
+            .into_paginator()
+            .items()
+            .send();
+        let mut principals = Vec::new();
+        while let Some(item) = pages.next().await {
+            match item {
+                Ok(principal) => principals.push(principal),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(classify("eks:ListAccessEntries", &e)),
+            }
+        }
+        Ok(principals)
+    }
+
+    async fn access_entry(&self, region: &str, cluster: &str, principal_arn: &str) -> AwsResult<Option<AccessEntry>> {
+        let request = self
+            .client(region)
+            .describe_access_entry()
+            .cluster_name(cluster)
+            .principal_arn(principal_arn);
+        match request.send().await {
+            Ok(out) => Ok(out.access_entry.map(|entry| AccessEntry {
+                principal_arn: entry.principal_arn.unwrap_or_else(|| principal_arn.to_owned()),
+                kind: entry.r#type.unwrap_or_default(),
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify("eks:DescribeAccessEntry", &e)),
+        }
+    }
+
+    async fn cni_credentials(&self, region: &str, cluster: &str) -> AwsResult<CniCredentials> {
+        let client = self.client(region);
+        match client
+            .describe_addon()
+            .cluster_name(cluster)
+            .addon_name("vpc-cni")
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let role = out
+                    .addon
+                    .as_ref()
+                    .and_then(|a| a.service_account_role_arn())
+                    .unwrap_or_default();
+                if !role.is_empty() {
+                    return Ok(CniCredentials::AddonServiceAccountRole);
+                }
+            }
+            // Not installed as an add-on: aws-node is self-managed; Pod Identity may still apply.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            Err(e) => return Err(classify("eks:DescribeAddon", &e)),
+        }
+        let associations = client
+            .list_pod_identity_associations()
+            .cluster_name(cluster)
+            .namespace("kube-system")
+            .service_account("aws-node")
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| classify("eks:ListPodIdentityAssociations", &e))?;
+        if associations.associations.is_some_and(|a| !a.is_empty()) {
+            Ok(CniCredentials::PodIdentity)
+        } else {
+            Ok(CniCredentials::NodeRole)
+        }
+    }
+}

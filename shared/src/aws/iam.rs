@@ -1,0 +1,116 @@
+use aws_config::SdkConfig;
+use aws_sdk_iam::Client;
+
+use super::{CountCalls, classify};
+use crate::policy::decode_document;
+use crate::ports::{AttachedPolicy, AwsResult, Change, Iam, Role};
+
+/// IAM through the SDK.
+#[derive(Debug, Clone)]
+pub struct IamClient {
+    client: Client,
+}
+
+impl IamClient {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        let conf = aws_sdk_iam::config::Builder::from(sdk).interceptor(CountCalls).build();
+        IamClient {
+            client: Client::from_conf(conf),
+        }
+    }
+}
+
+impl Iam for IamClient {
+    async fn role(&self, name: &str) -> AwsResult<Option<Role>> {
+        match self.client.get_role().role_name(name).send().await {
+            Ok(out) => Ok(out.role.map(|role| Role {
+                trust_policy: role
+                    .assume_role_policy_document()
+                    .map(decode_document)
+                    .unwrap_or_default(),
+                name: role.role_name,
+                arn: role.arn,
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(None),
+            Err(e) => Err(classify("iam:GetRole", &e)),
+        }
+    }
+
+    async fn attached_policies(&self, role: &str) -> AwsResult<Vec<AttachedPolicy>> {
+        let mut pages = self
+            .client
+            .list_attached_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .items()
+            .send();
+        let mut policies = Vec::new();
+        while let Some(item) = pages.next().await {
+            let policy = item.map_err(|e| classify("iam:ListAttachedRolePolicies", &e))?;
+            if let (Some(name), Some(arn)) = (policy.policy_name, policy.policy_arn) {
+                policies.push(AttachedPolicy { name, arn });
+            }
+        }
+        Ok(policies)
+    }
+
+    async fn inline_policy_names(&self, role: &str) -> AwsResult<Vec<String>> {
+        let mut pages = self
+            .client
+            .list_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .items()
+            .send();
+        let mut names = Vec::new();
+        while let Some(item) = pages.next().await {
+            names.push(item.map_err(|e| classify("iam:ListRolePolicies", &e))?);
+        }
+        Ok(names)
+    }
+
+    async fn inline_policy(&self, role: &str, policy: &str) -> AwsResult<Option<String>> {
+        match self
+            .client
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(decode_document(&out.policy_document))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(None),
+            Err(e) => Err(classify("iam:GetRolePolicy", &e)),
+        }
+    }
+
+    async fn detach(&self, role: &str, policy_arn: &str) -> AwsResult<Change> {
+        match self
+            .client
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(Change::AlreadyDone),
+            Err(e) => Err(classify("iam:DetachRolePolicy", &e)),
+        }
+    }
+
+    async fn delete_inline(&self, role: &str, policy: &str) -> AwsResult<Change> {
+        match self
+            .client
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(Change::AlreadyDone),
+            Err(e) => Err(classify("iam:DeleteRolePolicy", &e)),
+        }
+    }
+}

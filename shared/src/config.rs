@@ -1,0 +1,446 @@
+//! Typed configuration, parsed once at start-up from environment variables.
+//!
+//! [`Config::from_lookup`] takes a lookup closure so tests pass a map and never touch the
+//! process environment. An empty variable counts as unset (CloudFormation passes empty strings
+//! for parameters left blank), so an empty `ALLOWED_POLICIES` means "the default allowlist",
+//! never "allow nothing".
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// AWS-managed policies a node role may keep by default (names under `arn:<partition>:iam::aws:policy/`).
+pub const DEFAULT_ALLOWED_POLICIES: &[&str] = &[
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKSWorkerNodeMinimalPolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEC2ContainerRegistryPullOnly",
+];
+
+/// The VPC CNI policy, governed by [`CniPolicy`] rather than by the allowlist.
+pub const CNI_POLICY_NAME: &str = "AmazonEKS_CNI_Policy";
+
+const DEFAULT_INDEX_TTL: Duration = Duration::from_secs(300);
+const DEFAULT_DISCOVERY_CONCURRENCY: usize = 16;
+
+/// What the function does about violations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Report and notify; change nothing.
+    DryRun,
+    /// Detach non-compliant managed policies and delete inline policies.
+    Enforce,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::DryRun => "dry-run",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "dry-run" => Ok(Mode::DryRun),
+            "enforce" => Ok(Mode::Enforce),
+            _ => Err(()),
+        }
+    }
+}
+
+/// How `AmazonEKS_CNI_Policy` on a node role is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CniPolicy {
+    /// Always allowed.
+    Keep,
+    /// Allowed while a cluster the role serves has no IRSA / Pod Identity role for `aws-node`.
+    KeepIfNeeded,
+    /// Always a violation (every cluster gives `aws-node` its own role).
+    Deny,
+}
+
+impl CniPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CniPolicy::Keep => "keep",
+            CniPolicy::KeepIfNeeded => "keep-if-needed",
+            CniPolicy::Deny => "deny",
+        }
+    }
+}
+
+impl FromStr for CniPolicy {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "keep" => Ok(CniPolicy::Keep),
+            "keep-if-needed" => Ok(CniPolicy::KeepIfNeeded),
+            "deny" => Ok(CniPolicy::Deny),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub mode: Mode,
+    pub sns_topic_arn: String,
+    pub scan_regions: Vec<String>,
+    pub allowed_policies: BTreeSet<String>,
+    /// Role names or role ARNs that are never touched.
+    pub exempt_roles: BTreeSet<String>,
+    pub cni_policy: CniPolicy,
+    /// How long a discovered node-role index is reused across warm invocations (0 = never).
+    pub index_ttl: Duration,
+    /// Upper bound on concurrent EKS calls during discovery.
+    pub discovery_concurrency: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{variable} is required: {expected}")]
+    Missing {
+        variable: &'static str,
+        expected: &'static str,
+    },
+    #[error("{variable}={value:?} is invalid: {problem}; expected {expected}")]
+    Invalid {
+        variable: &'static str,
+        value: String,
+        problem: String,
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (variable name → value).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let mode = match get("MODE") {
+            None => Mode::DryRun,
+            Some(v) => v
+                .parse()
+                .map_err(|()| invalid("MODE", &v, "unknown mode", "`dry-run` or `enforce`"))?,
+        };
+
+        const TOPIC_EXPECTED: &str = "an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:eks-node-role-guard";
+        let sns_topic_arn = get("SNS_TOPIC_ARN").ok_or(ConfigError::Missing {
+            variable: "SNS_TOPIC_ARN",
+            expected: TOPIC_EXPECTED,
+        })?;
+        if !is_sns_topic_arn(&sns_topic_arn) {
+            return Err(invalid(
+                "SNS_TOPIC_ARN",
+                &sns_topic_arn,
+                "not an SNS topic ARN",
+                TOPIC_EXPECTED,
+            ));
+        }
+
+        const REGIONS_EXPECTED: &str = "a comma-separated list of region codes such as us-east-1,eu-west-1";
+        let scan_regions = match get("SCAN_REGIONS") {
+            Some(v) => {
+                let regions = split_list(&v);
+                if let Some(bad) = regions.iter().find(|r| !is_region_code(r)) {
+                    return Err(invalid(
+                        "SCAN_REGIONS",
+                        &v,
+                        &format!("{bad:?} is not a region code"),
+                        REGIONS_EXPECTED,
+                    ));
+                }
+                dedup(regions)
+            }
+            None => match get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) {
+                Some(region) if is_region_code(&region) => vec![region],
+                _ => {
+                    return Err(ConfigError::Missing {
+                        variable: "SCAN_REGIONS",
+                        expected: "a comma-separated list of region codes (defaults to AWS_REGION, which is unset)",
+                    });
+                }
+            },
+        };
+
+        const POLICIES_EXPECTED: &str =
+            "a comma-separated list of AWS-managed policy names such as AmazonEKSWorkerNodePolicy (names, not ARNs)";
+        let allowed_policies: BTreeSet<String> = match get("ALLOWED_POLICIES") {
+            Some(v) => {
+                let names = split_list(&v);
+                if let Some(bad) = names.iter().find(|n| !is_policy_name(n)) {
+                    return Err(invalid(
+                        "ALLOWED_POLICIES",
+                        &v,
+                        &format!("{bad:?} is not a policy name"),
+                        POLICIES_EXPECTED,
+                    ));
+                }
+                names.into_iter().collect()
+            }
+            None => DEFAULT_ALLOWED_POLICIES.iter().map(|s| (*s).to_owned()).collect(),
+        };
+
+        const EXEMPT_EXPECTED: &str = "a comma-separated list of role names or role ARNs";
+        let exempt_roles: BTreeSet<String> = match get("EXEMPT_ROLES") {
+            Some(v) => {
+                let roles = split_list(&v);
+                if let Some(bad) = roles.iter().find(|r| !is_role_name_or_arn(r)) {
+                    return Err(invalid(
+                        "EXEMPT_ROLES",
+                        &v,
+                        &format!("{bad:?} is neither a role name nor a role ARN"),
+                        EXEMPT_EXPECTED,
+                    ));
+                }
+                roles.into_iter().collect()
+            }
+            None => BTreeSet::new(),
+        };
+
+        let cni_policy = match get("CNI_POLICY") {
+            None => CniPolicy::KeepIfNeeded,
+            Some(v) => v
+                .parse()
+                .map_err(|()| invalid("CNI_POLICY", &v, "unknown value", "`keep`, `keep-if-needed` or `deny`"))?,
+        };
+
+        let index_ttl = match get("INDEX_TTL_SECONDS") {
+            None => DEFAULT_INDEX_TTL,
+            Some(v) => Duration::from_secs(v.parse::<u64>().map_err(|e| {
+                invalid(
+                    "INDEX_TTL_SECONDS",
+                    &v,
+                    &e.to_string(),
+                    "a whole number of seconds (0 disables the cache)",
+                )
+            })?),
+        };
+
+        let discovery_concurrency = match get("DISCOVERY_CONCURRENCY") {
+            None => DEFAULT_DISCOVERY_CONCURRENCY,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => n,
+                Ok(_) => {
+                    return Err(invalid(
+                        "DISCOVERY_CONCURRENCY",
+                        &v,
+                        "out of range",
+                        "a number from 1 to 256",
+                    ));
+                }
+                Err(e) => {
+                    return Err(invalid(
+                        "DISCOVERY_CONCURRENCY",
+                        &v,
+                        &e.to_string(),
+                        "a number from 1 to 256",
+                    ));
+                }
+            },
+        };
+
+        Ok(Config {
+            mode,
+            sns_topic_arn,
+            scan_regions,
+            allowed_policies,
+            exempt_roles,
+            cni_policy,
+            index_ttl,
+            discovery_concurrency,
+        })
+    }
+}
+
+fn invalid(variable: &'static str, value: &str, problem: &str, expected: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        variable,
+        value: value.to_owned(),
+        problem: problem.to_owned(),
+        expected,
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    items.into_iter().filter(|i| seen.insert(i.clone())).collect()
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-5`...
+fn is_region_code(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+fn is_sns_topic_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && !parts[5].is_empty()
+}
+
+/// A policy name, optionally under a path (`service-role/AmazonEC2RoleforSSM`).
+fn is_policy_name(s: &str) -> bool {
+    !s.starts_with("arn:")
+        && !s.starts_with('/')
+        && !s.ends_with('/')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+fn is_role_name_or_arn(s: &str) -> bool {
+    if s.starts_with("arn:") {
+        crate::iam_arn::role_name_from_arn(s).is_some()
+    } else {
+        s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:guard";
+
+    #[test]
+    fn defaults_are_safe() {
+        // Given only the required topic and the Lambda-provided region
+        let c = config(&[("SNS_TOPIC_ARN", TOPIC), ("AWS_REGION", "eu-west-1")]).expect("valid");
+        // Then the dangerous behaviour is off and the defaults apply
+        assert_eq!(c.mode, Mode::DryRun);
+        assert_eq!(c.scan_regions, vec!["eu-west-1"]);
+        assert_eq!(c.allowed_policies.len(), DEFAULT_ALLOWED_POLICIES.len());
+        assert!(c.allowed_policies.contains("AmazonEKSWorkerNodePolicy"));
+        assert!(c.exempt_roles.is_empty());
+        assert_eq!(c.cni_policy, CniPolicy::KeepIfNeeded);
+        assert_eq!(c.index_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn lists_are_trimmed_deduplicated_and_replace_defaults() {
+        let c = config(&[
+            ("SNS_TOPIC_ARN", TOPIC),
+            ("MODE", "enforce"),
+            ("SCAN_REGIONS", " us-east-1, us-west-2 ,us-east-1,"),
+            ("ALLOWED_POLICIES", "AmazonEKSWorkerNodePolicy"),
+            (
+                "EXEMPT_ROLES",
+                "legacy-nodes,arn:aws:iam::123456789012:role/eks/break-glass",
+            ),
+            ("CNI_POLICY", "deny"),
+            ("INDEX_TTL_SECONDS", "0"),
+        ])
+        .expect("valid");
+        assert_eq!(c.mode, Mode::Enforce);
+        assert_eq!(c.scan_regions, vec!["us-east-1", "us-west-2"]);
+        assert_eq!(
+            c.allowed_policies.iter().collect::<Vec<_>>(),
+            vec!["AmazonEKSWorkerNodePolicy"]
+        );
+        assert_eq!(c.exempt_roles.len(), 2);
+        assert_eq!(c.cni_policy, CniPolicy::Deny);
+        assert_eq!(c.index_ttl, Duration::ZERO);
+    }
+
+    #[test]
+    fn empty_values_mean_unset() {
+        let c = config(&[
+            ("SNS_TOPIC_ARN", TOPIC),
+            ("AWS_REGION", "us-east-1"),
+            ("MODE", ""),
+            ("ALLOWED_POLICIES", " "),
+            ("SCAN_REGIONS", ""),
+        ])
+        .expect("valid");
+        assert_eq!(c.mode, Mode::DryRun);
+        assert_eq!(c.allowed_policies.len(), DEFAULT_ALLOWED_POLICIES.len());
+        assert_eq!(c.scan_regions, vec!["us-east-1"]);
+    }
+
+    #[test]
+    fn every_error_names_the_variable_and_what_it_accepts() {
+        let base = [("SNS_TOPIC_ARN", TOPIC), ("AWS_REGION", "us-east-1")];
+        let cases: &[(&str, &str, &str)] = &[
+            ("MODE", "Enforce", "dry-run"),
+            ("MODE", "on", "enforce"),
+            ("SNS_TOPIC_ARN", "guard-topic", "SNS topic ARN"),
+            ("SNS_TOPIC_ARN", "arn:aws:sqs:us-east-1:123456789012:q", "SNS topic ARN"),
+            ("SCAN_REGIONS", "us-east-1,Europe", "region codes"),
+            ("SCAN_REGIONS", "us_east_1", "region codes"),
+            (
+                "ALLOWED_POLICIES",
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+                "names, not ARNs",
+            ),
+            ("ALLOWED_POLICIES", "Amazon EKS", "policy names"),
+            ("EXEMPT_ROLES", "role with spaces", "role names or role ARNs"),
+            (
+                "EXEMPT_ROLES",
+                "arn:aws:iam::123456789012:user/alice",
+                "role names or role ARNs",
+            ),
+            ("CNI_POLICY", "maybe", "keep-if-needed"),
+            ("INDEX_TTL_SECONDS", "five", "seconds"),
+            ("DISCOVERY_CONCURRENCY", "0", "1 to 256"),
+        ];
+        for (variable, value, expected) in cases {
+            let mut vars = base.to_vec();
+            vars.retain(|(k, _)| k != variable);
+            vars.push((variable, value));
+            let err = config(&vars).expect_err(&format!("{variable}={value} must be rejected"));
+            let message = err.to_string();
+            assert!(message.starts_with(variable), "{message:?} must name {variable}");
+            assert!(
+                message.contains(expected),
+                "{message:?} must say it accepts {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_topic_and_region_are_reported_by_name() {
+        let err = config(&[("AWS_REGION", "us-east-1")]).expect_err("topic required");
+        assert!(err.to_string().starts_with("SNS_TOPIC_ARN is required"));
+        let err = config(&[("SNS_TOPIC_ARN", TOPIC)]).expect_err("region required");
+        assert!(err.to_string().starts_with("SCAN_REGIONS is required"));
+    }
+}

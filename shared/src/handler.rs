@@ -1,0 +1,545 @@
+//! The use case: event in, Report out. Decides with the pure core, acts through the ports.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::future::{join_all, try_join_all};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tracing::{error, info, warn};
+
+use crate::config::{CNI_POLICY_NAME, CniPolicy, Config};
+use crate::discovery::{IndexCache, IndexSource, NodeBinding, Scan, scan};
+use crate::iam_arn;
+use crate::metrics;
+use crate::notify;
+use crate::policy::{self, NodeTrust};
+use crate::ports::{AwsError, CniCredentials, Eks, Iam, Notifier};
+use crate::remediate::remediate;
+use crate::report::{EventSummary, NotificationStatus, Outcome, Report, RoleRef};
+use crate::rules::{Allowlist, CniNeed, InlinePolicy, RoleState};
+use crate::trigger::{self, Event, NotAnEvent, Trigger};
+
+/// Node roles checked at once during a sweep.
+const SWEEP_CONCURRENCY: usize = 4;
+
+/// Who the function is: its account, partition and, when it runs as an assumed role, that role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub partition: String,
+    /// The function's own execution role: never acted on.
+    pub own_role: Option<String>,
+}
+
+impl Identity {
+    /// From `sts:GetCallerIdentity`'s ARN (`arn:aws:sts::123:assumed-role/Role/session`).
+    pub fn from_caller_arn(account: &str, arn: &str) -> Self {
+        let own_role = arn
+            .split_once(":assumed-role/")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .or_else(|| iam_arn::role_name_from_arn(arn))
+            .map(str::to_owned);
+        Identity {
+            account: account.to_owned(),
+            partition: iam_arn::partition(arn).unwrap_or("aws").to_owned(),
+            own_role,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    InvalidEvent(#[from] NotAnEvent),
+    /// A retry could help: EventBridge / Lambda retries and the dead-letter queue take over.
+    #[error("{context}: {source}")]
+    Transient {
+        context: String,
+        #[source]
+        source: AwsError,
+    },
+}
+
+impl HandlerError {
+    /// Stable `errorType` for the Lambda runtime.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::InvalidEvent(_) => "InvalidEvent",
+            HandlerError::Transient { .. } => "TransientAwsError",
+        }
+    }
+}
+
+/// The function's state across invocations.
+pub struct Remediator<I, E, N> {
+    config: Config,
+    identity: Identity,
+    iam: I,
+    eks: E,
+    notifier: N,
+    index: IndexCache,
+}
+
+/// Why checking a role stopped early, as a report outcome, or an error for the handler.
+enum Stop {
+    Outcome(Outcome, String),
+    Transient(String, AwsError),
+}
+
+impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
+    pub fn new(config: Config, identity: Identity, iam: I, eks: E, notifier: N) -> Self {
+        let index = IndexCache::new(config.index_ttl);
+        Remediator {
+            config,
+            identity,
+            iam,
+            eks,
+            notifier,
+            index,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles one Lambda payload; returns the Report, already logged.
+    pub async fn handle(&self, payload: &Value) -> Result<Report, HandlerError> {
+        let event = match trigger::parse(payload) {
+            Ok(event) => event,
+            Err(e) => {
+                error!(error = %e, "rejected payload");
+                return Err(e.into());
+            }
+        };
+        let (result, calls) = metrics::counted(self.handle_event(event)).await;
+        match result {
+            Ok(mut report) => {
+                report.api_calls = calls;
+                log_report(&report);
+                Ok(report)
+            }
+            Err((mut report, e)) => {
+                report.api_calls = calls;
+                log_report(&report);
+                error!(error = %e, error_type = e.error_type(), "invocation failed; a retry may help");
+                Err(e)
+            }
+        }
+    }
+
+    async fn handle_event(&self, event: Event) -> Result<Report, (Report, HandlerError)> {
+        let summary = EventSummary {
+            id: event.id.clone(),
+            name: event.name.clone(),
+            region: event.region.clone(),
+            actor: event.actor.clone(),
+        };
+        let report = Report::new(self.config.mode, Some(self.identity.account.clone()), summary);
+        if let Trigger::Ignored { reason } = event.trigger {
+            return Ok(report.finish(Outcome::Ignored, reason));
+        }
+        match event.account.as_deref() {
+            Some(account) if account == self.identity.account => {}
+            Some(account) => {
+                let reason = format!(
+                    "event from account {account}; this function guards account {}",
+                    self.identity.account
+                );
+                return Ok(report.finish(Outcome::Ignored, reason));
+            }
+            None => return Ok(report.finish(Outcome::Ignored, "event names no account".to_owned())),
+        }
+        match event.trigger {
+            Trigger::Sweep => self.sweep(report).await,
+            Trigger::AttachRolePolicy { role_name, .. } | Trigger::PutRolePolicy { role_name, .. } => {
+                self.check_and_notify(report, &role_name, None).await
+            }
+            Trigger::CreateNodegroup {
+                region,
+                cluster,
+                nodegroup,
+                node_role_arn,
+            } => {
+                let found = match self.eks.nodegroup(&region, &cluster, &nodegroup).await {
+                    Ok(found) => found,
+                    Err(e) => return self.stopped(report, Stop::from_aws("DescribeNodegroup", e)),
+                };
+                let Some(found) = found else {
+                    let reason = format!("node group {cluster}/{nodegroup} in {region} no longer exists");
+                    return Ok(report.finish(Outcome::Ignored, reason));
+                };
+                if let Some(hint) = node_role_arn.filter(|hint| !iam_arn::same_role_arn(hint, &found.node_role_arn)) {
+                    warn!(hint = %hint, actual = %found.node_role_arn, "event's node role differs from DescribeNodegroup; using the latter");
+                }
+                let binding = NodeBinding::ManagedNodegroup {
+                    region,
+                    cluster,
+                    nodegroup: found.name,
+                };
+                self.index.learn(&found.node_role_arn, binding.clone()).await;
+                let Some(role_name) = iam_arn::role_name_from_arn(&found.node_role_arn) else {
+                    let reason = format!("node group role {:?} is not a role ARN", found.node_role_arn);
+                    return Ok(report.finish(Outcome::Ignored, reason));
+                };
+                self.check_and_notify(report, role_name, Some(binding)).await
+            }
+            Trigger::Ignored { .. } => unreachable_ignored(report),
+        }
+    }
+
+    fn stopped(&self, report: Report, stop: Stop) -> Result<Report, (Report, HandlerError)> {
+        match stop {
+            Stop::Outcome(outcome, reason) => Ok(report.finish(outcome, reason)),
+            Stop::Transient(context, source) => {
+                let reason = format!("{context}: {source}");
+                Err((
+                    report.finish(Outcome::Ignored, reason),
+                    HandlerError::Transient { context, source },
+                ))
+            }
+        }
+    }
+
+    /// Checks one role, acts per mode, notifies when there is something to say.
+    async fn check_and_notify(
+        &self,
+        mut report: Report,
+        role_name: &str,
+        confirmed: Option<NodeBinding>,
+    ) -> Result<Report, (Report, HandlerError)> {
+        let stop = self.check_role(&mut report, role_name, confirmed, None).await;
+        let mut report = match stop {
+            Ok(()) => report,
+            Err(Stop::Outcome(Outcome::Failed, reason)) => report.finish(Outcome::Failed, reason),
+            Err(stop) => return self.stopped(report, stop),
+        };
+        let transient = self.notify(&mut report).await;
+        match transient.or_else(|| transient_action(&report)) {
+            Some((context, source)) => Err((report, HandlerError::Transient { context, source })),
+            None => Ok(report),
+        }
+    }
+
+    /// Fills `report` for one role. `known` skips discovery (the sweep already has the index).
+    async fn check_role(
+        &self,
+        report: &mut Report,
+        role_name: &str,
+        confirmed: Option<NodeBinding>,
+        known: Option<(&str, Vec<NodeBinding>)>,
+    ) -> Result<(), Stop> {
+        report.role = Some(RoleRef {
+            name: role_name.to_owned(),
+            arn: known.as_ref().map(|(arn, _)| (*arn).to_owned()),
+        });
+        if let Some(reason) = self.exemption(role_name, None) {
+            return Err(Stop::Outcome(Outcome::Exempt, reason));
+        }
+
+        let (role_arn, bindings) = match known {
+            Some((arn, bindings)) => (arn.to_owned(), bindings),
+            None => {
+                let role = match self.iam.role(role_name).await {
+                    Ok(Some(role)) => role,
+                    Ok(None) => {
+                        return Err(Stop::Outcome(
+                            Outcome::Ignored,
+                            format!("role {role_name} no longer exists"),
+                        ));
+                    }
+                    Err(e) => return Err(Stop::from_aws("GetRole", e)),
+                };
+                report.role = Some(RoleRef {
+                    name: role.name.clone(),
+                    arn: Some(role.arn.clone()),
+                });
+                if let Some(reason) = self.exemption(&role.name, Some(&role.arn)) {
+                    return Err(Stop::Outcome(Outcome::Exempt, reason));
+                }
+                if confirmed.is_none() && policy::node_trust(&role.trust_policy).is_none() {
+                    return Err(Stop::Outcome(
+                        Outcome::NotNodeRole,
+                        "the role's trust policy admits neither ec2.amazonaws.com nor a hybrid-node service \
+                         (ssm.amazonaws.com, rolesanywhere.amazonaws.com)"
+                            .to_owned(),
+                    ));
+                }
+                let mut bindings = match self.discover(report, &role.arn, &role.trust_policy).await {
+                    Ok(bindings) => bindings,
+                    Err(e) => return Err(Stop::from_aws("node-role discovery", e)),
+                };
+                if let Some(binding) = confirmed {
+                    if !bindings.contains(&binding) {
+                        bindings.push(binding);
+                    }
+                }
+                (role.arn, bindings)
+            }
+        };
+        report.nodegroups = bindings;
+        if report.nodegroups.is_empty() {
+            return Err(Stop::Outcome(
+                Outcome::NotNodeRole,
+                format!(
+                    "backs no managed node group or node access entry in {}",
+                    self.config.scan_regions.join(", ")
+                ),
+            ));
+        }
+        report.node_role = true;
+
+        let state = match self.role_state(role_name, &role_arn).await {
+            Ok(Some(state)) => state,
+            Ok(None) => {
+                return Err(Stop::Outcome(
+                    Outcome::Ignored,
+                    format!("role {role_name} no longer exists"),
+                ));
+            }
+            Err(e) => return Err(Stop::from_aws("reading the role's policies", e)),
+        };
+        let cni_need = self.cni_need(&state, &report.nodegroups).await;
+        let evaluation = Allowlist {
+            allowed: &self.config.allowed_policies,
+            cni: self.config.cni_policy,
+        }
+        .evaluate(&state, &cni_need);
+        report.kept = evaluation.kept;
+        report.violations = evaluation.violations;
+        if report.violations.is_empty() {
+            report.outcome = Outcome::Compliant;
+            return Ok(());
+        }
+
+        let remediation = remediate(&self.iam, &state.name, &report.violations, self.config.mode).await;
+        report.outcome = remediation.outcome(self.config.mode);
+        report.actions = remediation.actions;
+        report.deleted_inline_policies = remediation.backups;
+        Ok(())
+    }
+
+    fn exemption(&self, name: &str, arn: Option<&str>) -> Option<String> {
+        if self
+            .identity
+            .own_role
+            .as_deref()
+            .is_some_and(|own| iam_arn::same_role_name(own, name))
+        {
+            return Some("this is the function's own execution role, which it never modifies".to_owned());
+        }
+        self.config
+            .exempt_roles
+            .iter()
+            .find(|exempt| {
+                iam_arn::same_role_name(exempt, name) || arn.is_some_and(|arn| iam_arn::same_role_arn(exempt, arn))
+            })
+            .map(|exempt| format!("exempt by EXEMPT_ROLES ({exempt})"))
+    }
+
+    /// Node bindings of `role_arn` from the (cached) index.
+    async fn discover(
+        &self,
+        report: &mut Report,
+        role_arn: &str,
+        trust_policy: &str,
+    ) -> Result<Vec<NodeBinding>, AwsError> {
+        let (scan, source) = self
+            .index
+            .get(&self.eks, &self.config.scan_regions, self.config.discovery_concurrency)
+            .await?;
+        report.index = Some(source);
+        report.warnings.extend(scan.skipped.iter().cloned());
+        let bindings = scan.index.bindings(role_arn);
+        if bindings.is_empty() && policy::node_trust(trust_policy) == Some(NodeTrust::Hybrid) {
+            report
+                .warnings
+                .push("hybrid-node trust but no HYBRID_LINUX access entry found for this role".to_owned());
+        }
+        Ok(bindings)
+    }
+
+    /// The role's current policies, re-read from IAM; `None` if the role is gone.
+    async fn role_state(&self, name: &str, arn: &str) -> Result<Option<RoleState>, AwsError> {
+        let (attached, inline_names) =
+            match futures::try_join!(self.iam.attached_policies(name), self.iam.inline_policy_names(name)) {
+                Ok(found) => found,
+                Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(None),
+                Err(e) => return Err(e),
+            };
+        let documents = try_join_all(inline_names.iter().map(|p| self.iam.inline_policy(name, p))).await?;
+        let inline = inline_names
+            .into_iter()
+            .zip(documents)
+            .map(|(name, document)| InlinePolicy { name, document })
+            .collect();
+        Ok(Some(RoleState {
+            name: name.to_owned(),
+            arn: arn.to_owned(),
+            attached,
+            inline,
+        }))
+    }
+
+    /// Whether any cluster this role serves still runs `aws-node` on the node role.
+    async fn cni_need(&self, state: &RoleState, bindings: &[NodeBinding]) -> CniNeed {
+        let cni_arn = iam_arn::aws_managed_policy_arn(iam_arn::partition(&state.arn).unwrap_or("aws"), CNI_POLICY_NAME);
+        if self.config.cni_policy != CniPolicy::KeepIfNeeded || !state.attached.iter().any(|p| p.arn == cni_arn) {
+            return CniNeed::NotNeeded;
+        }
+        let clusters: BTreeSet<(&str, &str)> = bindings.iter().map(|b| (b.region(), b.cluster())).collect();
+        let checks = join_all(
+            clusters
+                .iter()
+                .map(|(region, cluster)| self.eks.cni_credentials(region, cluster)),
+        )
+        .await;
+        let mut needed = Vec::new();
+        for ((region, cluster), check) in clusters.iter().zip(checks) {
+            match check {
+                Ok(CniCredentials::NodeRole) => needed.push(format!("{cluster} ({region})")),
+                Ok(_) => {}
+                Err(e) => return CniNeed::Unknown { reason: e.to_string() },
+            }
+        }
+        if needed.is_empty() {
+            CniNeed::NotNeeded
+        } else {
+            CniNeed::Needed { clusters: needed }
+        }
+    }
+
+    /// Publishes the report if it calls for it. Returns a transient publish failure, if any.
+    async fn notify(&self, report: &mut Report) -> Option<(String, AwsError)> {
+        if !report.outcome.notifies() && report.outcome != Outcome::SweepCompleted {
+            return None;
+        }
+        let notification = notify::notification(report);
+        match self.notifier.publish(&notification).await {
+            Ok(message_id) => {
+                report.notification = Some(NotificationStatus {
+                    published: true,
+                    message_id: Some(message_id),
+                    error: None,
+                });
+                None
+            }
+            Err(e) => {
+                error!(error = %e, "notification not published; the report in this log is the record");
+                report.notification = Some(NotificationStatus {
+                    published: false,
+                    message_id: None,
+                    error: Some(e.to_string()),
+                });
+                e.is_transient().then(|| ("publishing the notification".to_owned(), e))
+            }
+        }
+    }
+
+    /// Checks every node role found in `SCAN_REGIONS`: one notification per role that needed
+    /// action, then one summary.
+    async fn sweep(&self, mut report: Report) -> Result<Report, (Report, HandlerError)> {
+        let scan = match scan(&self.eks, &self.config.scan_regions, self.config.discovery_concurrency).await {
+            Ok(scan) => Arc::new(scan),
+            Err(e) => return self.stopped(report, Stop::from_aws("node-role discovery", e)),
+        };
+        self.index.store(Arc::clone(&scan)).await;
+        report.index = Some(IndexSource::Scanned);
+        report.warnings.extend(scan.skipped.iter().cloned());
+
+        let limit = Semaphore::new(SWEEP_CONCURRENCY);
+        let roles = join_all(
+            scan.index
+                .role_arns()
+                .map(|arn| async { self.sweep_role(&scan, arn, &report, &limit).await }),
+        )
+        .await;
+        let mut transient = None;
+        for (role_report, role_transient) in roles {
+            transient = transient.or(role_transient);
+            report.roles.push(role_report);
+        }
+        report.outcome = Outcome::SweepCompleted;
+        let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
+        report.reason = Some(format!(
+            "{} node role(s) checked, {needing} needed action",
+            report.roles.len()
+        ));
+        let publish = self.notify(&mut report).await;
+        match transient.or(publish) {
+            Some((context, source)) => Err((report, HandlerError::Transient { context, source })),
+            None => Ok(report),
+        }
+    }
+
+    async fn sweep_role(
+        &self,
+        scan: &Scan,
+        arn: &str,
+        parent: &Report,
+        limit: &Semaphore,
+    ) -> (Report, Option<(String, AwsError)>) {
+        let _permit = limit.acquire().await.ok();
+        let mut report = Report::new(parent.mode, parent.account.clone(), parent.event.clone());
+        let Some(name) = iam_arn::role_name_from_arn(arn) else {
+            return (
+                report.finish(Outcome::Ignored, format!("{arn} is not a role ARN")),
+                None,
+            );
+        };
+        let known = Some((arn, scan.index.bindings(arn)));
+        let stop = self.check_role(&mut report, name, None, known).await;
+        let mut report = match stop {
+            Ok(()) => report,
+            Err(Stop::Outcome(outcome, reason)) => report.finish(outcome, reason),
+            Err(Stop::Transient(context, source)) => {
+                let reason = format!("{context}: {source}");
+                return (report.finish(Outcome::Failed, reason), Some((context, source)));
+            }
+        };
+        let transient = self.notify(&mut report).await.or_else(|| transient_action(&report));
+        (report, transient)
+    }
+}
+
+impl Stop {
+    /// Transient errors become handler errors; permanent ones a `failed` outcome.
+    fn from_aws(context: &str, e: AwsError) -> Stop {
+        if e.is_transient() {
+            Stop::Transient(context.to_owned(), e)
+        } else {
+            Stop::Outcome(Outcome::Failed, format!("{context}: {e}"))
+        }
+    }
+}
+
+fn transient_action(report: &Report) -> Option<(String, AwsError)> {
+    report.actions.iter().find_map(|a| match &a.result {
+        crate::report::ActionResult::Failed {
+            error_kind: crate::ports::ErrorKind::Transient,
+            error_code,
+            error,
+        } => Some((
+            format!("remediating {}", a.policy_name),
+            AwsError {
+                operation: "remediation",
+                kind: crate::ports::ErrorKind::Transient,
+                code: error_code.clone(),
+                message: error.clone(),
+            },
+        )),
+        _ => None,
+    })
+}
+
+fn unreachable_ignored(report: Report) -> Result<Report, (Report, HandlerError)> {
+    Ok(report.finish(Outcome::Ignored, "ignored".to_owned()))
+}
+
+fn log_report(report: &Report) {
+    match serde_json::to_string(report) {
+        Ok(json) => info!(target: "report", outcome = report.outcome.as_str(), report = %json, "report"),
+        Err(e) => error!(error = %e, "report could not be serialized"),
+    }
+}

@@ -1,0 +1,202 @@
+//! Report → SNS message: readable text for e-mail, the full JSON Report for machines.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::discovery::NodeBinding;
+use crate::ports::Notification;
+use crate::report::{ActionKind, ActionResult, Outcome, Report};
+use crate::rules::Violation;
+
+/// SNS subjects must be under 100 characters.
+const SUBJECT_MAX: usize = 99;
+/// SNS messages are at most 256 KiB; keep a margin for the attributes and envelope.
+const MESSAGE_MAX: usize = 250 * 1024;
+
+/// Builds the notification for `report` (`MessageStructure=json`).
+pub fn notification(report: &Report) -> Notification {
+    let text = text(report);
+    let mut machine = serde_json::to_string(report).unwrap_or_else(|e| json!({"error": e.to_string()}).to_string());
+    let mut message = structure(&text, &machine);
+    if message.len() > MESSAGE_MAX {
+        // Only a sweep summary can grow this large: drop the per-role details, which went out
+        // in their own notifications and are in the log.
+        let mut slim = report.clone();
+        slim.roles.clear();
+        slim.warnings
+            .push("per-role details omitted to fit the SNS size limit; see the function's log".to_owned());
+        machine = serde_json::to_string(&slim).unwrap_or_default();
+        message = structure(&text, &machine);
+    }
+    let mut attributes = vec![
+        ("mode".to_owned(), report.mode.as_str().to_owned()),
+        ("outcome".to_owned(), report.outcome.as_str().to_owned()),
+        (
+            "account".to_owned(),
+            report.account.clone().unwrap_or_else(|| "unknown".to_owned()),
+        ),
+        ("event".to_owned(), report.event.name.clone()),
+    ];
+    if let Some(role) = &report.role {
+        attributes.push(("role".to_owned(), role.name.clone()));
+    }
+    Notification {
+        subject: subject(report),
+        message,
+        attributes,
+    }
+}
+
+fn structure(text: &str, machine: &str) -> String {
+    json!({
+        "default": text,
+        "email": text,
+        "email-json": machine,
+        "sqs": machine,
+        "lambda": machine,
+        "https": machine,
+        "http": machine,
+    })
+    .to_string()
+}
+
+/// One line, under 100 characters.
+pub fn subject(report: &Report) -> String {
+    let what = match report.outcome {
+        Outcome::ViolationsFound => "violations found (dry-run)",
+        Outcome::Remediated => "remediated",
+        Outcome::PartiallyRemediated => "partially remediated",
+        Outcome::RemediationFailed => "remediation failed",
+        Outcome::SweepCompleted => "sweep completed",
+        other => other.as_str(),
+    };
+    let role = report.role.as_ref().map(|r| r.name.as_str()).unwrap_or("sweep");
+    let raw = format!(
+        "eks-node-role-guard: {what}: {role} ({} violation(s))",
+        report.violations.len()
+    );
+    let clean: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if clean.chars().count() <= SUBJECT_MAX {
+        return clean;
+    }
+    let mut short: String = clean.chars().take(SUBJECT_MAX - 1).collect();
+    short.push('…');
+    short
+}
+
+/// The readable message for people.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let role = report.role.as_ref();
+    let _ = writeln!(
+        out,
+        "eks-node-role-guard {} in account {} (mode {}).",
+        report.outcome.as_str().replace('_', " "),
+        report.account.as_deref().unwrap_or("unknown"),
+        report.mode
+    );
+    if let Some(reason) = &report.reason {
+        let _ = writeln!(out, "{reason}");
+    }
+    out.push('\n');
+    if let Some(role) = role {
+        let _ = writeln!(out, "Role:    {}", role.arn.as_deref().unwrap_or(&role.name));
+    }
+    let _ = writeln!(
+        out,
+        "Event:   {} (id {}) by {}",
+        report.event.name,
+        report.event.id.as_deref().unwrap_or("-"),
+        report.event.actor.as_deref().unwrap_or("unknown")
+    );
+    for binding in &report.nodegroups {
+        let _ = match binding {
+            NodeBinding::ManagedNodegroup {
+                region,
+                cluster,
+                nodegroup,
+            } => writeln!(out, "Backs:   managed node group {cluster}/{nodegroup} in {region}"),
+            NodeBinding::AccessEntry {
+                region,
+                cluster,
+                entry_type,
+            } => writeln!(
+                out,
+                "Backs:   {entry_type} access entry of cluster {cluster} in {region}"
+            ),
+        };
+    }
+    if !report.violations.is_empty() {
+        out.push_str("\nViolations:\n");
+        for v in &report.violations {
+            let _ = match v {
+                Violation::ManagedPolicy { policy_arn, reason, .. } => {
+                    writeln!(out, "  - managed policy {policy_arn}: {reason}")
+                }
+                Violation::InlinePolicy { policy_name, .. } => {
+                    writeln!(
+                        out,
+                        "  - inline policy {policy_name}: inline policies are not allowed on node roles"
+                    )
+                }
+            };
+        }
+    }
+    if !report.actions.is_empty() {
+        out.push_str("\nActions:\n");
+        for a in &report.actions {
+            let verb = match a.action {
+                ActionKind::DetachManagedPolicy => "detach",
+                ActionKind::DeleteInlinePolicy => "delete inline",
+            };
+            let result = match &a.result {
+                ActionResult::Planned => "not done (dry-run)".to_owned(),
+                ActionResult::Done => "done".to_owned(),
+                ActionResult::AlreadyDone => "already done".to_owned(),
+                ActionResult::Failed { error, .. } => format!("FAILED: {error}"),
+                ActionResult::Skipped { reason } => format!("SKIPPED: {reason}"),
+            };
+            let _ = writeln!(
+                out,
+                "  - {verb} {}: {result}",
+                a.policy_arn.as_deref().unwrap_or(&a.policy_name)
+            );
+            if let Some(undo) = &a.undo_command {
+                let _ = writeln!(out, "      undo: {undo}");
+            }
+        }
+    }
+    if !report.kept.is_empty() {
+        out.push_str("\nKept:\n");
+        for k in &report.kept {
+            let _ = writeln!(out, "  - {}: {}", k.policy_name, k.reason);
+        }
+    }
+    if !report.deleted_inline_policies.is_empty() {
+        out.push_str("\nDeleted inline policies (backup; the command restores each exactly):\n");
+        for b in &report.deleted_inline_policies {
+            let _ = writeln!(
+                out,
+                "  {}:\n    {}\n    restore: {}",
+                b.policy_name, b.document, b.restore_command
+            );
+        }
+    }
+    if !report.roles.is_empty() {
+        out.push_str("\nNode roles checked:\n");
+        for r in &report.roles {
+            let name = r.role.as_ref().map(|r| r.name.as_str()).unwrap_or("?");
+            let _ = writeln!(
+                out,
+                "  - {name}: {} ({} violation(s))",
+                r.outcome.as_str(),
+                r.violations.len()
+            );
+        }
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "Warning: {w}");
+    }
+    out
+}

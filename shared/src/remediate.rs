@@ -1,0 +1,134 @@
+//! Turns violations into actions, per mode. Idempotent, and never loses an inline policy: its
+//! document is read and logged before it is deleted.
+
+use futures::future::join_all;
+use tracing::{info, warn};
+
+use crate::config::Mode;
+use crate::policy;
+use crate::ports::{AwsError, Change, Iam};
+use crate::report::{ActionKind, ActionRecord, ActionResult, InlineBackup, Outcome};
+use crate::rules::Violation;
+
+/// What remediation did.
+#[derive(Debug, Default)]
+pub struct Remediation {
+    pub actions: Vec<ActionRecord>,
+    pub backups: Vec<InlineBackup>,
+}
+
+impl Remediation {
+    /// The outcome these actions add up to.
+    pub fn outcome(&self, mode: Mode) -> Outcome {
+        if mode == Mode::DryRun {
+            return Outcome::ViolationsFound;
+        }
+        let failed = self
+            .actions
+            .iter()
+            .filter(|a| matches!(a.result, ActionResult::Failed { .. } | ActionResult::Skipped { .. }))
+            .count();
+        match failed {
+            0 => Outcome::Remediated,
+            n if n == self.actions.len() => Outcome::RemediationFailed,
+            _ => Outcome::PartiallyRemediated,
+        }
+    }
+}
+
+/// Applies `violations` to `role` per `mode`. Actions run concurrently; one failing action does
+/// not stop the others.
+pub async fn remediate<I: Iam>(iam: &I, role: &str, violations: &[Violation], mode: Mode) -> Remediation {
+    let results = join_all(violations.iter().map(|v| act(iam, role, v, mode))).await;
+    let mut remediation = Remediation::default();
+    for (record, backup) in results {
+        remediation.actions.push(record);
+        remediation.backups.extend(backup);
+    }
+    remediation
+}
+
+async fn act<I: Iam>(iam: &I, role: &str, violation: &Violation, mode: Mode) -> (ActionRecord, Option<InlineBackup>) {
+    match violation {
+        Violation::ManagedPolicy {
+            policy_name,
+            policy_arn,
+            ..
+        } => {
+            let result = match mode {
+                Mode::DryRun => ActionResult::Planned,
+                Mode::Enforce => match iam.detach(role, policy_arn).await {
+                    Ok(change) => {
+                        info!(role, policy = %policy_arn, mode = %mode, ?change, "detached managed policy");
+                        change_result(change)
+                    }
+                    Err(e) => failed(role, policy_name, &e),
+                },
+            };
+            let record = ActionRecord {
+                action: ActionKind::DetachManagedPolicy,
+                policy_name: policy_name.clone(),
+                policy_arn: Some(policy_arn.clone()),
+                undo_command: matches!(result, ActionResult::Done).then(|| policy::reattach_command(role, policy_arn)),
+                result,
+            };
+            (record, None)
+        }
+        Violation::InlinePolicy { policy_name, .. } => {
+            let record = |result, undo_command| ActionRecord {
+                action: ActionKind::DeleteInlinePolicy,
+                policy_name: policy_name.clone(),
+                policy_arn: None,
+                result,
+                undo_command,
+            };
+            if mode == Mode::DryRun {
+                return (record(ActionResult::Planned, None), None);
+            }
+            // The document read during evaluation may be stale or missing: back up what is
+            // there right now, and delete nothing that could not be backed up.
+            let current = match iam.inline_policy(role, policy_name).await {
+                Ok(Some(doc)) => doc,
+                Ok(None) => return (record(ActionResult::AlreadyDone, None), None),
+                Err(e) => {
+                    warn!(role, policy = %policy_name, error = %e, "inline policy not deleted: its document could not be backed up");
+                    let reason = format!("not deleted: its document could not be read for the backup ({e})");
+                    return (record(ActionResult::Skipped { reason }, None), None);
+                }
+            };
+            let restore_command = policy::restore_command(role, policy_name, &current);
+            // The backup goes to the log before the delete, so it survives a failed notification.
+            warn!(role, policy = %policy_name, document = %current, restore = %restore_command, "inline policy backup before delete");
+            match iam.delete_inline(role, policy_name).await {
+                Ok(Change::Done) => {
+                    info!(role, policy = %policy_name, mode = %mode, "deleted inline policy");
+                    let backup = InlineBackup {
+                        role_name: role.to_owned(),
+                        policy_name: policy_name.clone(),
+                        document: current,
+                        restore_command: restore_command.clone(),
+                    };
+                    (record(ActionResult::Done, Some(restore_command)), Some(backup))
+                }
+                Ok(Change::AlreadyDone) => (record(ActionResult::AlreadyDone, None), None),
+                Err(e) => (record(failed(role, policy_name, &e), None), None),
+            }
+        }
+    }
+}
+
+fn change_result(change: Change) -> ActionResult {
+    match change {
+        Change::Done => ActionResult::Done,
+        Change::AlreadyDone => ActionResult::AlreadyDone,
+    }
+}
+
+fn failed(role: &str, policy: &str, e: &AwsError) -> ActionResult {
+    warn!(role, policy, error = %e, "remediation action failed");
+    ActionResult::Failed {
+        error_kind: e.kind,
+        error_code: e.code.clone(),
+        error: e.to_string(),
+    }
+}
