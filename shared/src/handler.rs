@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
 use crate::config::{CNI_POLICY_NAME, CniPolicy, Config};
-use crate::discovery::{IndexCache, IndexSource, NodeBinding, Scan, scan};
+use crate::discovery::{ClusterFacts, IndexCache, IndexSource, NodeBinding, Scan, scan};
 use crate::iam_arn;
 use crate::metrics;
 use crate::notify;
@@ -79,6 +79,27 @@ pub struct Remediator<I, E, N> {
     eks: E,
     notifier: N,
     index: IndexCache,
+    /// How each cluster's `aws-node` gets credentials; permanent errors are remembered too.
+    cni: ClusterFacts<Result<CniCredentials, AwsError>>,
+}
+
+/// A finished invocation: the report always, and an error when a retry could help.
+struct Handled {
+    report: Report,
+    retry: Option<HandlerError>,
+}
+
+impl Handled {
+    fn done(report: Report) -> Self {
+        Handled { report, retry: None }
+    }
+
+    fn retry(report: Report, error: HandlerError) -> Self {
+        Handled {
+            report,
+            retry: Some(error),
+        }
+    }
 }
 
 /// Why checking a role stopped early, as a report outcome, or an error for the handler.
@@ -89,14 +110,14 @@ enum Stop {
 
 impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
     pub fn new(config: Config, identity: Identity, iam: I, eks: E, notifier: N) -> Self {
-        let index = IndexCache::new(config.index_ttl);
         Remediator {
+            index: IndexCache::new(config.index_ttl),
+            cni: ClusterFacts::new(config.index_ttl),
             config,
             identity,
             iam,
             eks,
             notifier,
-            index,
         }
     }
 
@@ -113,23 +134,19 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
                 return Err(e.into());
             }
         };
-        let (result, calls) = metrics::counted(self.handle_event(event)).await;
-        match result {
-            Ok(mut report) => {
-                report.api_calls = calls;
-                log_report(&report);
-                Ok(report)
-            }
-            Err((mut report, e)) => {
-                report.api_calls = calls;
-                log_report(&report);
+        let (Handled { mut report, retry }, calls) = metrics::counted(self.handle_event(event)).await;
+        report.api_calls = calls;
+        log_report(&report);
+        match retry {
+            None => Ok(report),
+            Some(e) => {
                 error!(error = %e, error_type = e.error_type(), "invocation failed; a retry may help");
                 Err(e)
             }
         }
     }
 
-    async fn handle_event(&self, event: Event) -> Result<Report, (Report, HandlerError)> {
+    async fn handle_event(&self, event: Event) -> Handled {
         let summary = EventSummary {
             id: event.id.clone(),
             name: event.name.clone(),
@@ -137,19 +154,18 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             actor: event.actor.clone(),
         };
         let report = Report::new(self.config.mode, Some(self.identity.account.clone()), summary);
-        if let Trigger::Ignored { reason } = event.trigger {
-            return Ok(report.finish(Outcome::Ignored, reason));
-        }
+        let ignored = matches!(event.trigger, Trigger::Ignored { .. });
         match event.account.as_deref() {
+            _ if ignored => {}
             Some(account) if account == self.identity.account => {}
             Some(account) => {
                 let reason = format!(
                     "event from account {account}; this function guards account {}",
                     self.identity.account
                 );
-                return Ok(report.finish(Outcome::Ignored, reason));
+                return Handled::done(report.finish(Outcome::Ignored, reason));
             }
-            None => return Ok(report.finish(Outcome::Ignored, "event names no account".to_owned())),
+            None => return Handled::done(report.finish(Outcome::Ignored, "event names no account".to_owned())),
         }
         match event.trigger {
             Trigger::Sweep => self.sweep(report).await,
@@ -168,7 +184,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
                 };
                 let Some(found) = found else {
                     let reason = format!("node group {cluster}/{nodegroup} in {region} no longer exists");
-                    return Ok(report.finish(Outcome::Ignored, reason));
+                    return Handled::done(report.finish(Outcome::Ignored, reason));
                 };
                 if let Some(hint) = node_role_arn.filter(|hint| !iam_arn::same_role_arn(hint, &found.node_role_arn)) {
                     warn!(hint = %hint, actual = %found.node_role_arn, "event's node role differs from DescribeNodegroup; using the latter");
@@ -181,34 +197,29 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
                 self.index.learn(&found.node_role_arn, binding.clone()).await;
                 let Some(role_name) = iam_arn::role_name_from_arn(&found.node_role_arn) else {
                     let reason = format!("node group role {:?} is not a role ARN", found.node_role_arn);
-                    return Ok(report.finish(Outcome::Ignored, reason));
+                    return Handled::done(report.finish(Outcome::Ignored, reason));
                 };
                 self.check_and_notify(report, role_name, Some(binding)).await
             }
-            Trigger::Ignored { .. } => unreachable_ignored(report),
+            Trigger::Ignored { reason } => Handled::done(report.finish(Outcome::Ignored, reason)),
         }
     }
 
-    fn stopped(&self, report: Report, stop: Stop) -> Result<Report, (Report, HandlerError)> {
+    fn stopped(&self, report: Report, stop: Stop) -> Handled {
         match stop {
-            Stop::Outcome(outcome, reason) => Ok(report.finish(outcome, reason)),
+            Stop::Outcome(outcome, reason) => Handled::done(report.finish(outcome, reason)),
             Stop::Transient(context, source) => {
                 let reason = format!("{context}: {source}");
-                Err((
-                    report.finish(Outcome::Ignored, reason),
+                Handled::retry(
+                    report.finish(Outcome::Failed, reason),
                     HandlerError::Transient { context, source },
-                ))
+                )
             }
         }
     }
 
     /// Checks one role, acts per mode, notifies when there is something to say.
-    async fn check_and_notify(
-        &self,
-        mut report: Report,
-        role_name: &str,
-        confirmed: Option<NodeBinding>,
-    ) -> Result<Report, (Report, HandlerError)> {
+    async fn check_and_notify(&self, mut report: Report, role_name: &str, confirmed: Option<NodeBinding>) -> Handled {
         let stop = self.check_role(&mut report, role_name, confirmed, None).await;
         let mut report = match stop {
             Ok(()) => report,
@@ -217,8 +228,8 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         };
         let transient = self.notify(&mut report).await;
         match transient.or_else(|| transient_action(&report)) {
-            Some((context, source)) => Err((report, HandlerError::Transient { context, source })),
-            None => Ok(report),
+            Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),
+            None => Handled::done(report),
         }
     }
 
@@ -270,10 +281,8 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
                     Ok(bindings) => bindings,
                     Err(e) => return Err(Stop::from_aws("node-role discovery", e)),
                 };
-                if let Some(binding) = confirmed {
-                    if !bindings.contains(&binding) {
-                        bindings.push(binding);
-                    }
+                if let Some(binding) = confirmed.filter(|b| !bindings.contains(b)) {
+                    bindings.push(binding);
                 }
                 (role.arn, bindings)
             }
@@ -389,11 +398,16 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             return CniNeed::NotNeeded;
         }
         let clusters: BTreeSet<(&str, &str)> = bindings.iter().map(|b| (b.region(), b.cluster())).collect();
-        let checks = join_all(
-            clusters
-                .iter()
-                .map(|(region, cluster)| self.eks.cni_credentials(region, cluster)),
-        )
+        let checks = join_all(clusters.iter().map(|(region, cluster)| async move {
+            if let Some(known) = self.cni.get(region, cluster) {
+                return known;
+            }
+            let found = self.eks.cni_credentials(region, cluster).await;
+            if !found.as_ref().is_err_and(AwsError::is_transient) {
+                self.cni.put(region, cluster, found.clone());
+            }
+            found
+        }))
         .await;
         let mut needed = Vec::new();
         for ((region, cluster), check) in clusters.iter().zip(checks) {
@@ -439,7 +453,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
 
     /// Checks every node role found in `SCAN_REGIONS`: one notification per role that needed
     /// action, then one summary.
-    async fn sweep(&self, mut report: Report) -> Result<Report, (Report, HandlerError)> {
+    async fn sweep(&self, mut report: Report) -> Handled {
         let scan = match scan(&self.eks, &self.config.scan_regions, self.config.discovery_concurrency).await {
             Ok(scan) => Arc::new(scan),
             Err(e) => return self.stopped(report, Stop::from_aws("node-role discovery", e)),
@@ -468,8 +482,8 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         ));
         let publish = self.notify(&mut report).await;
         match transient.or(publish) {
-            Some((context, source)) => Err((report, HandlerError::Transient { context, source })),
-            None => Ok(report),
+            Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),
+            None => Handled::done(report),
         }
     }
 
@@ -531,10 +545,6 @@ fn transient_action(report: &Report) -> Option<(String, AwsError)> {
         )),
         _ => None,
     })
-}
-
-fn unreachable_ignored(report: Report) -> Result<Report, (Report, HandlerError)> {
-    Ok(report.finish(Outcome::Ignored, "ignored".to_owned()))
 }
 
 fn log_report(report: &Report) {

@@ -1,1 +1,437 @@
+//! Test harness: a moto server per test binary, SDK clients pointed at it, an account seeder,
+//! event builders from `events/`, and a notification inbox (an SQS queue on the topic).
 
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use aws_config::{Region, SdkConfig};
+use aws_sdk_iam::config::Credentials;
+use noderole::aws::AwsRemediator;
+use noderole::{Config, Report};
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+pub const SECOND_REGION: &str = "us-west-2";
+pub const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+pub const ACCOUNT_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+pub const EKS_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A moto server on a free loopback port; it exits with the test process.
+pub struct Moto {
+    pub endpoint: String,
+    _child: Child,
+}
+
+impl Moto {
+    /// The server shared by the tests of this binary (started on first use).
+    pub fn shared() -> &'static Moto {
+        static MOTO: OnceLock<Moto> = OnceLock::new();
+        MOTO.get_or_init(|| Moto::start().expect("start moto server"))
+    }
+
+    pub fn start() -> Result<Moto> {
+        let python = venv_python()?;
+        let port = free_port()?;
+        // moto watches its parent: when the test process exits (even killed), moto exits too.
+        let launcher = "import os, sys, threading, time\n\
+                        parent = os.getppid()\n\
+                        def watch():\n    \
+                            while os.getppid() == parent:\n        time.sleep(0.3)\n    \
+                            os._exit(0)\n\
+                        threading.Thread(target=watch, daemon=True).start()\n\
+                        from moto.server import main\n\
+                        main(sys.argv[1:])\n";
+        let child = Command::new(&python)
+            .args(["-c", launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("spawning {}", python.display()))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                bail!("moto did not open port {port} within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _child: child,
+        })
+    }
+
+    /// SDK configuration for this server, with the product's retry and timeout settings.
+    pub async fn sdk(&self) -> SdkConfig {
+        noderole::aws::sdk_config_loader()
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await
+    }
+}
+
+/// The project's Python (the virtualenv made by `make tools`), or `MOTO_PYTHON`.
+pub fn venv_python() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("MOTO_PYTHON") {
+        return Ok(PathBuf::from(p));
+    }
+    let python = repo_root().join(".venv/bin/python");
+    if python.exists() {
+        Ok(python)
+    } else {
+        Err(anyhow!(
+            "{} is missing: run `make tools` (or `make test`)",
+            python.display()
+        ))
+    }
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A name unique in this test process run.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn aws_managed(name: &str) -> String {
+    format!("arn:aws:iam::aws:policy/{name}")
+}
+
+/// Seeds and inspects the emulated account through the real SDK clients.
+pub struct Account {
+    pub sdk: SdkConfig,
+    pub iam: aws_sdk_iam::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Account {
+    pub async fn new(moto: &Moto) -> Account {
+        let sdk = moto.sdk().await;
+        Account {
+            iam: aws_sdk_iam::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sdk,
+        }
+    }
+
+    pub fn eks(&self, region: &str) -> aws_sdk_eks::Client {
+        aws_sdk_eks::Client::from_conf(
+            aws_sdk_eks::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+
+    /// Creates a role (under `path`) and returns its ARN.
+    pub async fn role(&self, name: &str, path: &str, trust: &str, managed: &[&str]) -> Result<String> {
+        let out = self
+            .iam
+            .create_role()
+            .role_name(name)
+            .path(path)
+            .assume_role_policy_document(trust)
+            .send()
+            .await?;
+        for policy in managed {
+            self.attach(name, &aws_managed(policy)).await?;
+        }
+        Ok(out.role.map(|r| r.arn).unwrap_or_default())
+    }
+
+    /// A node role with the worker, ECR and CNI policies, plus `extra` AWS-managed policies.
+    pub async fn node_role(&self, name: &str, extra: &[&str]) -> Result<String> {
+        let mut managed = vec![
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryReadOnly",
+            "AmazonEKS_CNI_Policy",
+        ];
+        managed.extend_from_slice(extra);
+        self.role(name, "/eks/nodes/", EC2_TRUST, &managed).await
+    }
+
+    pub async fn attach(&self, role: &str, policy_arn: &str) -> Result<()> {
+        self.iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(policy_arn)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn put_inline(&self, role: &str, policy: &str, document: &str) -> Result<()> {
+        self.iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .policy_document(document)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Attached managed policy ARNs, sorted.
+    pub async fn attached(&self, role: &str) -> Result<Vec<String>> {
+        let out = self.iam.list_attached_role_policies().role_name(role).send().await?;
+        let mut arns: Vec<String> = out
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn.clone())
+            .collect();
+        arns.sort();
+        Ok(arns)
+    }
+
+    /// Inline policy names, sorted.
+    pub async fn inline(&self, role: &str) -> Result<Vec<String>> {
+        let out = self.iam.list_role_policies().role_name(role).send().await?;
+        let mut names = out.policy_names().to_vec();
+        names.sort();
+        Ok(names)
+    }
+
+    /// A cluster (with a service role) and managed node groups using `node_role_arn`.
+    pub async fn cluster(&self, region: &str, cluster: &str, nodegroups: &[(&str, &str)]) -> Result<()> {
+        static CLUSTER_ROLE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+        let cluster_role = CLUSTER_ROLE
+            .get_or_try_init(|| async {
+                let name = unique("eks-cluster-role");
+                self.role(&name, "/", EKS_TRUST, &["AmazonEKSClusterPolicy"]).await
+            })
+            .await?;
+        let eks = self.eks(region);
+        eks.create_cluster()
+            .name(cluster)
+            .role_arn(cluster_role)
+            .resources_vpc_config(
+                aws_sdk_eks::types::VpcConfigRequest::builder()
+                    .subnet_ids("subnet-0a1b2c3d4e5f60001")
+                    .subnet_ids("subnet-0a1b2c3d4e5f60002")
+                    .build(),
+            )
+            .send()
+            .await?;
+        for (nodegroup, role_arn) in nodegroups {
+            self.nodegroup(region, cluster, nodegroup, role_arn).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn nodegroup(&self, region: &str, cluster: &str, nodegroup: &str, role_arn: &str) -> Result<()> {
+        self.eks(region)
+            .create_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(nodegroup)
+            .node_role(role_arn)
+            .subnets("subnet-0a1b2c3d4e5f60001")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// A topic with an SQS queue subscribed to it (raw delivery off: the body is the SNS envelope).
+    pub async fn inbox(&self) -> Result<Inbox> {
+        let name = unique("guard");
+        let topic_arn = self
+            .sns
+            .create_topic()
+            .name(&name)
+            .send()
+            .await?
+            .topic_arn
+            .context("topic arn")?;
+        let queue_url = self
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await?
+            .queue_url
+            .context("queue url")?;
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+        self.sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await?;
+        Ok(Inbox {
+            topic_arn,
+            queue_url,
+            sqs: self.sqs.clone(),
+        })
+    }
+}
+
+/// Notifications delivered to the security team's queue.
+pub struct Inbox {
+    pub topic_arn: String,
+    pub queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+/// One SNS notification as an SQS subscriber receives it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub subject: String,
+    /// The `sqs` member of the `MessageStructure=json` message: the JSON Report.
+    pub report: Value,
+    pub attributes: HashMap<String, String>,
+}
+
+impl Inbox {
+    /// Waits up to `wait` for notifications, returning all that arrived (deleted from the queue).
+    pub async fn drain(&self, wait: Duration) -> Result<Vec<Received>> {
+        let deadline = Instant::now() + wait;
+        let mut received = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            for message in out.messages() {
+                let envelope: Value = serde_json::from_str(message.body().unwrap_or_default())?;
+                received.push(parse_envelope(&envelope)?);
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await?;
+                }
+            }
+            if Instant::now() > deadline {
+                return Ok(received);
+            }
+            if out.messages().is_empty() && !received.is_empty() {
+                return Ok(received);
+            }
+        }
+    }
+}
+
+fn parse_envelope(envelope: &Value) -> Result<Received> {
+    let message = envelope["Message"].as_str().context("SNS envelope without Message")?;
+    let attributes = envelope["MessageAttributes"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Received {
+        subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+        report: serde_json::from_str(message).with_context(|| format!("sqs message is not JSON: {message}"))?,
+        attributes,
+    })
+}
+
+/// Configuration as the function would read it, with `overrides` on top.
+pub fn config(topic_arn: &str, overrides: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("SNS_TOPIC_ARN".to_owned(), topic_arn.to_owned()),
+        ("SCAN_REGIONS".to_owned(), format!("{REGION},{SECOND_REGION}")),
+        ("MODE".to_owned(), "dry-run".to_owned()),
+    ]);
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test configuration")
+}
+
+/// The remediator wired to the emulator.
+pub async fn remediator(account: &Account, config: Config) -> AwsRemediator {
+    noderole::aws::remediator(&account.sdk, config)
+        .await
+        .expect("remediator builds against moto")
+}
+
+/// An `events/` file.
+pub fn event_file(name: &str) -> Value {
+    let path = repo_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `events/attach-admin-to-node-role.json` retargeted at `role` and `policy_arn`.
+pub fn attach_event(role: &str, policy_arn: &str) -> Value {
+    let mut event = event_file("attach-admin-to-node-role.json");
+    event["detail"]["requestParameters"] = json!({"roleName": role, "policyArn": policy_arn});
+    event
+}
+
+/// `events/put-inline-on-node-role.json` retargeted at `role` and `policy`.
+pub fn put_event(role: &str, policy: &str, document: &str) -> Value {
+    let mut event = event_file("put-inline-on-node-role.json");
+    event["detail"]["requestParameters"] = json!({"roleName": role, "policyName": policy, "policyDocument": document});
+    event
+}
+
+/// `events/create-nodegroup.json` retargeted.
+pub fn create_nodegroup_event(region: &str, cluster: &str, nodegroup: &str, role_arn: &str) -> Value {
+    let mut event = event_file("create-nodegroup.json");
+    event["region"] = json!(region);
+    event["detail"]["awsRegion"] = json!(region);
+    event["detail"]["requestParameters"]["name"] = json!(cluster);
+    event["detail"]["requestParameters"]["nodegroupName"] = json!(nodegroup);
+    event["detail"]["requestParameters"]["nodeRole"] = json!(role_arn);
+    event["detail"]["responseElements"]["nodegroup"]["clusterName"] = json!(cluster);
+    event["detail"]["responseElements"]["nodegroup"]["nodegroupName"] = json!(nodegroup);
+    event["detail"]["responseElements"]["nodegroup"]["nodeRole"] = json!(role_arn);
+    event
+}
+
+/// The report as JSON, for assertions on the contract rather than on Rust types.
+pub fn json_of(report: &Report) -> Value {
+    serde_json::to_value(report).expect("report serializes")
+}
+
+/// `(action, policy, status)` of every action in a JSON report.
+pub fn actions(report: &Value) -> Vec<(String, String, String)> {
+    report["actions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|a| {
+                    (
+                        a["action"].as_str().unwrap_or_default().to_owned(),
+                        a["policy_name"].as_str().unwrap_or_default().to_owned(),
+                        a["result"]["status"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -37,6 +38,11 @@ const MAX_ATTEMPTS: u32 = 5;
 /// The shared SDK configuration: region, credentials and `AWS_ENDPOINT_URL` from the
 /// environment, plus retries and timeouts suited to a function with a 2-minute budget.
 pub async fn load_sdk_config() -> SdkConfig {
+    sdk_config_loader().load().await
+}
+
+/// The loader behind [`load_sdk_config`], for callers (tests, tools) that add settings.
+pub fn sdk_config_loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(
             RetryConfig::standard()
@@ -50,8 +56,6 @@ pub async fn load_sdk_config() -> SdkConfig {
                 .operation_timeout(Duration::from_secs(40))
                 .build(),
         )
-        .load()
-        .await
 }
 
 /// Builds the remediator from `sdk`, asking STS once who the function is.
@@ -72,9 +76,12 @@ impl Intercept for CountCalls {
         "CountCalls"
     }
 
-    fn read_before_execution(
+    // Not `read_before_execution`: client-level interceptors run that hook before the
+    // operation's `Metadata` is in the bag. Serialization happens once per call, before retries.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
