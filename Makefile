@@ -17,7 +17,8 @@ $(TOOLS): requirements-tools.txt
 
 ## test: formatting, lints and every test tier (unit, emulator integration, end to end)
 test: tools fmt-check clippy
-	MOTO_SERVER=$(VENV)/bin/moto_server cargo test --workspace
+	cargo build --workspace --bins
+	cargo test --workspace
 
 fmt-check:
 	cargo fmt --all -- --check

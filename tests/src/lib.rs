@@ -435,3 +435,146 @@ pub fn actions(report: &Value) -> Vec<(String, String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// The real function binary under the Lambda runtime emulator: `cargo lambda watch
+/// --only-lambda-apis` serves the runtime API and invokes, and the already-built
+/// `node-role-remediator` binary runs against it. (Letting `watch` build the function itself
+/// would wait forever on the build lock that `cargo test` holds.)
+pub struct LambdaWatch {
+    pub port: u16,
+    watch: Child,
+    function: Child,
+}
+
+impl LambdaWatch {
+    /// Starts the emulator and the function with `env` as its environment.
+    pub fn start(env: &[(&str, &str)]) -> Result<LambdaWatch> {
+        use std::os::unix::process::CommandExt;
+        let binary = function_binary()?;
+        let port = free_port()?;
+        let watch = Command::new("cargo")
+            .current_dir(repo_root())
+            .env("PATH", path_with_venv())
+            .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &port.to_string(), "--timeout", "120"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("spawning cargo lambda watch (run `make tools` for .venv/bin/cargo-lambda)")?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                bail!("cargo lambda watch did not open port {port}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // the function's log, kept beside the test binary for post-mortems
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("node-role-remediator-{port}.log")))?;
+        let function = Command::new(&binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("spawning {}", binary.display()))?;
+        Ok(LambdaWatch { port, watch, function })
+    }
+
+    /// `cargo lambda invoke` with `event`; the Report on success, the error output otherwise.
+    pub fn invoke(&self, event: &Value) -> Result<std::result::Result<Value, String>> {
+        let data = TempFile::new("event.json", &event.to_string())?;
+        let out = Command::new("timeout")
+            .arg("120")
+            .arg("cargo")
+            .current_dir(repo_root())
+            .env("PATH", path_with_venv())
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &self.port.to_string(), "--output-format", "json"])
+            .arg("--data-file")
+            .arg(&data.path)
+            .stdin(Stdio::null())
+            .output()
+            .context("running cargo lambda invoke")?;
+        if out.status.success() {
+            Ok(Ok(serde_json::from_slice(&out.stdout).with_context(|| {
+                format!("invoke output is not JSON: {}", String::from_utf8_lossy(&out.stdout))
+            })?))
+        } else {
+            Ok(Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )))
+        }
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        // each leads its own process group: end the groups, then reap the leaders
+        for child in [&mut self.function, &mut self.watch] {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `target/<profile>/node-role-remediator`, next to this test's own `deps/` directory.
+pub fn function_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary has no target directory")?;
+    let binary = profile_dir.join("node-role-remediator");
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(anyhow!(
+            "{} is missing: build it first (`cargo build -p node-role-remediator`; `make test` does)",
+            binary.display()
+        ))
+    }
+}
+
+fn path_with_venv() -> String {
+    let venv_bin = repo_root().join(".venv/bin");
+    format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// A file removed when dropped.
+pub struct TempFile {
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    pub fn new(name: &str, content: &str) -> Result<TempFile> {
+        let path = std::env::temp_dir().join(unique("noderole")).join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, content)?;
+        Ok(TempFile { path })
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

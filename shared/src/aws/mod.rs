@@ -134,15 +134,11 @@ where
             _ => ErrorKind::Rejected,
         },
     };
-    let message = match err.message() {
-        Some(m) => m.to_owned(),
-        None => {
-            let detail = aws_smithy_types::error::display::DisplayErrorContext(err).to_string();
-            match status {
-                Some(s) => format!("HTTP {s}: {detail}"),
-                None => detail,
-            }
-        }
+    let message = match (err.message(), err) {
+        (Some(m), _) => m.to_owned(),
+        // an error body the SDK could not read (an API the endpoint does not have, a proxy page)
+        (None, SdkError::ServiceError(_)) => format!("HTTP {} with an unrecognised error body", status.unwrap_or(0)),
+        (None, _) => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
     };
     AwsError {
         operation,
