@@ -9,7 +9,8 @@ use crate::ports::{AccessEntry, AwsResult, CniCredentials, Eks, Nodegroup};
 /// EKS clients, one per region, built once for `SCAN_REGIONS` and on demand for others.
 #[derive(Debug, Clone)]
 pub struct EksClients {
-    sdk: SdkConfig,
+    /// Builds clients for regions outside `clients`; `None` for fixed client sets (tests).
+    sdk: Option<SdkConfig>,
     clients: HashMap<String, Client>,
 }
 
@@ -17,16 +18,28 @@ impl EksClients {
     pub fn new(sdk: &SdkConfig, regions: &[String]) -> Self {
         let clients = regions.iter().map(|r| (r.clone(), build(sdk, r))).collect();
         EksClients {
-            sdk: sdk.clone(),
+            sdk: Some(sdk.clone()),
             clients,
         }
     }
 
+    /// A fixed set of clients by region (for example mocked ones).
+    pub fn from_clients(clients: HashMap<String, Client>) -> Self {
+        EksClients { sdk: None, clients }
+    }
+
     fn client(&self, region: &str) -> Client {
-        self.clients
-            .get(region)
-            .cloned()
-            .unwrap_or_else(|| build(&self.sdk, region))
+        match (self.clients.get(region), &self.sdk) {
+            (Some(client), _) => client.clone(),
+            (None, Some(sdk)) => build(sdk, region),
+            // a fixed set without this region answers with any of its clients
+            (None, None) => self
+                .clients
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| build(&SdkConfig::builder().build(), region)),
+        }
     }
 }
 

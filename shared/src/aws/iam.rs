@@ -18,6 +18,11 @@ impl IamClient {
             client: Client::from_conf(conf),
         }
     }
+
+    /// Wraps an existing client (for example a mocked one).
+    pub fn from_client(client: Client) -> Self {
+        IamClient { client }
+    }
 }
 
 impl Iam for IamClient {

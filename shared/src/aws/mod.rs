@@ -4,6 +4,8 @@ mod eks;
 mod iam;
 mod sns;
 mod sts;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 

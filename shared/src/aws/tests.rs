@@ -1,0 +1,188 @@
+//! Adapter tests with `aws-smithy-mocks`, for the EKS APIs the emulator lacks (access entries,
+//! add-ons, Pod Identity) and for error classification.
+
+use std::collections::HashMap;
+
+use aws_sdk_eks::operation::describe_access_entry::DescribeAccessEntryOutput;
+use aws_sdk_eks::operation::describe_addon::{DescribeAddonError, DescribeAddonOutput};
+use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
+use aws_sdk_eks::operation::list_pod_identity_associations::ListPodIdentityAssociationsOutput;
+use aws_sdk_eks::types::{AccessEntry as SdkAccessEntry, Addon, PodIdentityAssociationSummary};
+use aws_sdk_iam::operation::detach_role_policy::{DetachRolePolicyError, DetachRolePolicyOutput};
+use aws_sdk_iam::types::error::NoSuchEntityException;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+
+use super::{EksClients, IamClient};
+use crate::ports::{AccessEntry, Change, CniCredentials, Eks, ErrorKind, Iam};
+
+fn eks(client: aws_sdk_eks::Client) -> EksClients {
+    EksClients::from_clients(HashMap::from([("us-east-1".to_owned(), client)]))
+}
+
+#[tokio::test]
+async fn access_entries_are_listed_across_pages_and_described() {
+    let page1 = mock!(aws_sdk_eks::Client::list_access_entries)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(|| {
+            ListAccessEntriesOutput::builder()
+                .access_entries("arn:aws:iam::123456789012:role/karpenter-node")
+                .next_token("t")
+                .build()
+        });
+    let page2 = mock!(aws_sdk_eks::Client::list_access_entries)
+        .match_requests(|r| r.next_token() == Some("t"))
+        .then_output(|| {
+            ListAccessEntriesOutput::builder()
+                .access_entries("arn:aws:iam::123456789012:role/admins")
+                .build()
+        });
+    let describe = mock!(aws_sdk_eks::Client::describe_access_entry)
+        .match_requests(|r| r.principal_arn() == Some("arn:aws:iam::123456789012:role/karpenter-node"))
+        .then_output(|| {
+            DescribeAccessEntryOutput::builder()
+                .access_entry(
+                    SdkAccessEntry::builder()
+                        .principal_arn("arn:aws:iam::123456789012:role/karpenter-node")
+                        .r#type("EC2_LINUX")
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&page1, &page2, &describe]);
+    let eks = eks(client);
+
+    let principals = eks.access_entry_principals("us-east-1", "prod").await.expect("listed");
+    assert_eq!(principals.len(), 2, "both pages read");
+    let entry = eks
+        .access_entry("us-east-1", "prod", &principals[0])
+        .await
+        .expect("described")
+        .expect("exists");
+    assert_eq!(
+        entry,
+        AccessEntry {
+            principal_arn: "arn:aws:iam::123456789012:role/karpenter-node".into(),
+            kind: "EC2_LINUX".into()
+        }
+    );
+    assert!(entry.is_node_entry());
+}
+
+#[tokio::test]
+async fn cni_with_an_addon_service_account_role_needs_no_node_role() {
+    let addon = mock!(aws_sdk_eks::Client::describe_addon).then_output(|| {
+        DescribeAddonOutput::builder()
+            .addon(
+                Addon::builder()
+                    .addon_name("vpc-cni")
+                    .service_account_role_arn("arn:aws:iam::123456789012:role/vpc-cni-irsa")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(aws_sdk_eks, [&addon]);
+    let found = eks(client).cni_credentials("us-east-1", "prod").await.expect("checked");
+    assert_eq!(found, CniCredentials::AddonServiceAccountRole);
+}
+
+#[tokio::test]
+async fn cni_falls_back_to_pod_identity_then_to_the_node_role() {
+    for (associations, expected) in [(1, CniCredentials::PodIdentity), (0, CniCredentials::NodeRole)] {
+        // the add-on is installed without a role of its own
+        let addon = mock!(aws_sdk_eks::Client::describe_addon).then_output(|| {
+            DescribeAddonOutput::builder()
+                .addon(Addon::builder().addon_name("vpc-cni").build())
+                .build()
+        });
+        let pod_identity = mock!(aws_sdk_eks::Client::list_pod_identity_associations)
+            .match_requests(|r| r.namespace() == Some("kube-system") && r.service_account() == Some("aws-node"))
+            .then_output(move || {
+                let mut out = ListPodIdentityAssociationsOutput::builder();
+                for _ in 0..associations {
+                    out = out.associations(
+                        PodIdentityAssociationSummary::builder()
+                            .namespace("kube-system")
+                            .service_account("aws-node")
+                            .build(),
+                    );
+                }
+                out.build()
+            });
+        let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&addon, &pod_identity]);
+        let found = eks(client).cni_credentials("us-east-1", "prod").await.expect("checked");
+        assert_eq!(found, expected);
+        assert_eq!(pod_identity.num_calls(), 1);
+    }
+}
+
+#[tokio::test]
+async fn cni_without_the_addon_checks_pod_identity() {
+    let addon = mock!(aws_sdk_eks::Client::describe_addon).then_error(|| {
+        DescribeAddonError::ResourceNotFoundException(
+            aws_sdk_eks::types::error::ResourceNotFoundException::builder().build(),
+        )
+    });
+    let pod_identity = mock!(aws_sdk_eks::Client::list_pod_identity_associations)
+        .then_output(|| ListPodIdentityAssociationsOutput::builder().build());
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&addon, &pod_identity]);
+    assert_eq!(
+        eks(client).cni_credentials("us-east-1", "prod").await.expect("checked"),
+        CniCredentials::NodeRole
+    );
+}
+
+#[tokio::test]
+async fn access_denied_is_classified_as_denied() {
+    let denied = mock!(aws_sdk_eks::Client::describe_addon).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            StatusCode::try_from(403).expect("status"),
+            SdkBody::from(r#"{"__type":"AccessDeniedException","message":"explicit deny in an SCP"}"#),
+        )
+    });
+    let client = mock_client!(aws_sdk_eks, [&denied]);
+    let err = eks(client)
+        .cni_credentials("us-east-1", "prod")
+        .await
+        .expect_err("denied");
+    assert_eq!(err.kind, ErrorKind::Denied);
+    assert_eq!(err.code.as_deref(), Some("AccessDeniedException"));
+    assert!(err.to_string().contains("explicit deny in an SCP"), "{err}");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_then_classified_as_transient() {
+    let throttled = mock!(aws_sdk_eks::Client::list_clusters)
+        .sequence()
+        .http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                StatusCode::try_from(429).expect("status"),
+                SdkBody::from(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+            )
+        })
+        .times(10)
+        .build();
+    let client = mock_client!(aws_sdk_eks, RuleMode::Sequential, [&throttled], |c| c
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3)));
+    let err = eks(client).clusters("us-east-1").await.expect_err("throttled");
+    assert_eq!(err.kind, ErrorKind::Transient);
+    assert_eq!(throttled.num_calls(), 3, "the SDK retried before giving up");
+}
+
+#[tokio::test]
+async fn detach_of_a_policy_already_gone_is_already_done() {
+    let gone = mock!(aws_sdk_iam::Client::detach_role_policy)
+        .then_error(|| DetachRolePolicyError::NoSuchEntityException(NoSuchEntityException::builder().build()));
+    let iam = IamClient::from_client(mock_client!(aws_sdk_iam, [&gone]));
+    assert_eq!(
+        iam.detach("r", "arn:aws:iam::aws:policy/AdministratorAccess").await,
+        Ok(Change::AlreadyDone)
+    );
+    let ok = mock!(aws_sdk_iam::Client::detach_role_policy).then_output(|| DetachRolePolicyOutput::builder().build());
+    let iam = IamClient::from_client(mock_client!(aws_sdk_iam, [&ok]));
+    assert_eq!(
+        iam.detach("r", "arn:aws:iam::aws:policy/AdministratorAccess").await,
+        Ok(Change::Done)
+    );
+}
