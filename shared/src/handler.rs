@@ -553,3 +553,7 @@ fn log_report(report: &Report) {
         Err(e) => error!(error = %e, "report could not be serialized"),
     }
 }
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

@@ -8,6 +8,8 @@
 pub mod aws;
 pub mod config;
 pub mod discovery;
+#[cfg(test)]
+mod fakes;
 pub mod handler;
 pub mod iam_arn;
 pub mod metrics;

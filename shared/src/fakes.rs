@@ -1,0 +1,306 @@
+//! In-memory fakes of the ports, for core tests. They count calls like the SDK interceptor
+//! does, and can be told to fail chosen operations.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::metrics;
+use crate::ports::{
+    AccessEntry, AttachedPolicy, AwsError, AwsResult, Change, CniCredentials, Eks, ErrorKind, Iam, Nodegroup,
+    Notification, Notifier, Role,
+};
+
+pub const EC2_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}]}"#;
+pub const SSM_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ssm.amazonaws.com"}}]}"#;
+
+pub fn error(operation: &'static str, kind: ErrorKind, code: &str) -> AwsError {
+    AwsError {
+        operation,
+        kind,
+        code: Some(code.to_owned()),
+        message: format!("{code} injected by the test"),
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FakeRole {
+    pub arn: String,
+    pub trust: String,
+    pub attached: Vec<String>,
+    pub inline: BTreeMap<String, String>,
+}
+
+/// IAM with failures injectable per `(operation, target)`; target `*` matches any.
+#[derive(Default)]
+pub struct FakeIam {
+    pub roles: Mutex<HashMap<String, FakeRole>>,
+    pub failures: Mutex<HashMap<(&'static str, String), AwsError>>,
+    pub writes: Mutex<Vec<String>>,
+}
+
+impl FakeIam {
+    pub fn with_role(self, name: &str, trust: &str, attached: &[&str], inline: &[(&str, &str)]) -> Self {
+        let role = FakeRole {
+            arn: format!("arn:aws:iam::123456789012:role/{name}"),
+            trust: trust.to_owned(),
+            attached: attached
+                .iter()
+                .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
+                .collect(),
+            inline: inline.iter().map(|(n, d)| ((*n).to_owned(), (*d).to_owned())).collect(),
+        };
+        self.roles.lock().expect("lock").insert(name.to_owned(), role);
+        self
+    }
+
+    pub fn fail(&self, operation: &'static str, target: &str, error: AwsError) {
+        self.failures
+            .lock()
+            .expect("lock")
+            .insert((operation, target.to_owned()), error);
+    }
+
+    fn check(&self, operation: &'static str, target: &str) -> AwsResult<()> {
+        metrics::record("iam", operation);
+        let failures = self.failures.lock().expect("lock");
+        match failures
+            .get(&(operation, target.to_owned()))
+            .or_else(|| failures.get(&(operation, "*".to_owned())))
+        {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn attached(&self, role: &str) -> Vec<String> {
+        self.roles
+            .lock()
+            .expect("lock")
+            .get(role)
+            .map(|r| r.attached.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn inline_names(&self, role: &str) -> Vec<String> {
+        self.roles
+            .lock()
+            .expect("lock")
+            .get(role)
+            .map(|r| r.inline.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn no_such_entity(operation: &'static str) -> AwsError {
+        error(operation, ErrorKind::Rejected, "NoSuchEntity")
+    }
+}
+
+impl Iam for FakeIam {
+    async fn role(&self, name: &str) -> AwsResult<Option<Role>> {
+        self.check("GetRole", name)?;
+        Ok(self.roles.lock().expect("lock").get(name).map(|r| Role {
+            name: name.to_owned(),
+            arn: r.arn.clone(),
+            trust_policy: r.trust.clone(),
+        }))
+    }
+
+    async fn attached_policies(&self, role: &str) -> AwsResult<Vec<AttachedPolicy>> {
+        self.check("ListAttachedRolePolicies", role)?;
+        let roles = self.roles.lock().expect("lock");
+        let r = roles
+            .get(role)
+            .ok_or_else(|| Self::no_such_entity("iam:ListAttachedRolePolicies"))?;
+        Ok(r.attached
+            .iter()
+            .map(|arn| AttachedPolicy {
+                name: crate::iam_arn::policy_name_from_arn(arn).to_owned(),
+                arn: arn.clone(),
+            })
+            .collect())
+    }
+
+    async fn inline_policy_names(&self, role: &str) -> AwsResult<Vec<String>> {
+        self.check("ListRolePolicies", role)?;
+        let roles = self.roles.lock().expect("lock");
+        let r = roles
+            .get(role)
+            .ok_or_else(|| Self::no_such_entity("iam:ListRolePolicies"))?;
+        Ok(r.inline.keys().cloned().collect())
+    }
+
+    async fn inline_policy(&self, role: &str, policy: &str) -> AwsResult<Option<String>> {
+        self.check("GetRolePolicy", policy)?;
+        Ok(self
+            .roles
+            .lock()
+            .expect("lock")
+            .get(role)
+            .and_then(|r| r.inline.get(policy).cloned()))
+    }
+
+    async fn detach(&self, role: &str, policy_arn: &str) -> AwsResult<Change> {
+        self.check("DetachRolePolicy", policy_arn)?;
+        self.writes
+            .lock()
+            .expect("lock")
+            .push(format!("detach {role} {policy_arn}"));
+        let mut roles = self.roles.lock().expect("lock");
+        let Some(r) = roles.get_mut(role) else {
+            return Ok(Change::AlreadyDone);
+        };
+        let before = r.attached.len();
+        r.attached.retain(|a| a != policy_arn);
+        Ok(if r.attached.len() < before {
+            Change::Done
+        } else {
+            Change::AlreadyDone
+        })
+    }
+
+    async fn delete_inline(&self, role: &str, policy: &str) -> AwsResult<Change> {
+        self.check("DeleteRolePolicy", policy)?;
+        self.writes
+            .lock()
+            .expect("lock")
+            .push(format!("delete {role} {policy}"));
+        let mut roles = self.roles.lock().expect("lock");
+        Ok(match roles.get_mut(role).and_then(|r| r.inline.remove(policy)) {
+            Some(_) => Change::Done,
+            None => Change::AlreadyDone,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeCluster {
+    pub region: String,
+    pub name: String,
+    pub nodegroups: Vec<(String, String)>,
+    pub access_entries: Vec<(String, String)>,
+    pub cni: AwsResult<CniCredentials>,
+}
+
+impl FakeCluster {
+    pub fn new(region: &str, name: &str) -> Self {
+        FakeCluster {
+            region: region.to_owned(),
+            name: name.to_owned(),
+            nodegroups: Vec::new(),
+            access_entries: Vec::new(),
+            cni: Ok(CniCredentials::NodeRole),
+        }
+    }
+
+    pub fn nodegroup(mut self, name: &str, role: &str) -> Self {
+        self.nodegroups.push((name.to_owned(), role_arn(role)));
+        self
+    }
+
+    pub fn access_entry(mut self, role: &str, kind: &str) -> Self {
+        self.access_entries.push((role_arn(role), kind.to_owned()));
+        self
+    }
+
+    pub fn cni(mut self, cni: AwsResult<CniCredentials>) -> Self {
+        self.cni = cni;
+        self
+    }
+}
+
+pub fn role_arn(name: &str) -> String {
+    format!("arn:aws:iam::123456789012:role/{name}")
+}
+
+#[derive(Default)]
+pub struct FakeEks {
+    pub clusters: Vec<FakeCluster>,
+}
+
+impl FakeEks {
+    fn cluster(&self, region: &str, name: &str) -> Option<&FakeCluster> {
+        self.clusters.iter().find(|c| c.region == region && c.name == name)
+    }
+}
+
+impl Eks for FakeEks {
+    async fn clusters(&self, region: &str) -> AwsResult<Vec<String>> {
+        metrics::record("eks", "ListClusters");
+        Ok(self
+            .clusters
+            .iter()
+            .filter(|c| c.region == region)
+            .map(|c| c.name.clone())
+            .collect())
+    }
+
+    async fn nodegroup_names(&self, region: &str, cluster: &str) -> AwsResult<Vec<String>> {
+        metrics::record("eks", "ListNodegroups");
+        Ok(self
+            .cluster(region, cluster)
+            .map(|c| c.nodegroups.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn nodegroup(&self, region: &str, cluster: &str, nodegroup: &str) -> AwsResult<Option<Nodegroup>> {
+        metrics::record("eks", "DescribeNodegroup");
+        Ok(self.cluster(region, cluster).and_then(|c| {
+            c.nodegroups
+                .iter()
+                .find(|(n, _)| n == nodegroup)
+                .map(|(n, role)| Nodegroup {
+                    region: region.to_owned(),
+                    cluster: cluster.to_owned(),
+                    name: n.clone(),
+                    node_role_arn: role.clone(),
+                    status: "ACTIVE".to_owned(),
+                })
+        }))
+    }
+
+    async fn access_entry_principals(&self, region: &str, cluster: &str) -> AwsResult<Vec<String>> {
+        metrics::record("eks", "ListAccessEntries");
+        Ok(self
+            .cluster(region, cluster)
+            .map(|c| c.access_entries.iter().map(|(p, _)| p.clone()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn access_entry(&self, region: &str, cluster: &str, principal_arn: &str) -> AwsResult<Option<AccessEntry>> {
+        metrics::record("eks", "DescribeAccessEntry");
+        Ok(self.cluster(region, cluster).and_then(|c| {
+            c.access_entries
+                .iter()
+                .find(|(p, _)| p == principal_arn)
+                .map(|(p, k)| AccessEntry {
+                    principal_arn: p.clone(),
+                    kind: k.clone(),
+                })
+        }))
+    }
+
+    async fn cni_credentials(&self, region: &str, cluster: &str) -> AwsResult<CniCredentials> {
+        metrics::record("eks", "DescribeAddon");
+        self.cluster(region, cluster)
+            .map(|c| c.cni.clone())
+            .unwrap_or(Ok(CniCredentials::NodeRole))
+    }
+}
+
+#[derive(Default)]
+pub struct FakeNotifier {
+    pub published: Mutex<Vec<Notification>>,
+    pub failure: Mutex<Option<AwsError>>,
+}
+
+impl Notifier for FakeNotifier {
+    async fn publish(&self, notification: &Notification) -> AwsResult<String> {
+        metrics::record("sns", "Publish");
+        if let Some(e) = self.failure.lock().expect("lock").clone() {
+            return Err(e);
+        }
+        let mut published = self.published.lock().expect("lock");
+        published.push(notification.clone());
+        Ok(format!("message-{}", published.len()))
+    }
+}

@@ -1,0 +1,514 @@
+//! Core tests: the handler over in-memory fakes of the ports (access entries, CNI, cost,
+//! sweep, faults, trust boundaries, arbitrary input).
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::fakes::*;
+use crate::ports::ErrorKind;
+
+const ADMIN: &str = "AdministratorAccess";
+const NODE: &[&str] = &[
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEKS_CNI_Policy",
+];
+
+fn config(vars: &[(&str, &str)]) -> Config {
+    let mut map: HashMap<String, String> = HashMap::from([
+        (
+            "SNS_TOPIC_ARN".to_owned(),
+            "arn:aws:sns:us-east-1:123456789012:guard".to_owned(),
+        ),
+        ("SCAN_REGIONS".to_owned(), "us-east-1,eu-west-1".to_owned()),
+        ("MODE".to_owned(), "enforce".to_owned()),
+    ]);
+    for (k, v) in vars {
+        map.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Config::from_lookup(|n| map.get(n).cloned()).expect("valid")
+}
+
+fn identity() -> Identity {
+    Identity::from_caller_arn(
+        "123456789012",
+        "arn:aws:sts::123456789012:assumed-role/guard-remediator/node-role-remediator",
+    )
+}
+
+type Fake = Remediator<FakeIam, FakeEks, FakeNotifier>;
+
+fn guard(iam: FakeIam, clusters: Vec<FakeCluster>, vars: &[(&str, &str)]) -> Fake {
+    Remediator::new(
+        config(vars),
+        identity(),
+        iam,
+        FakeEks { clusters },
+        FakeNotifier::default(),
+    )
+}
+
+fn attach(role: &str) -> Value {
+    envelope(
+        json!({"roleName": role, "policyArn": format!("arn:aws:iam::aws:policy/{ADMIN}")}),
+        "AttachRolePolicy",
+    )
+}
+
+fn envelope(params: Value, name: &str) -> Value {
+    json!({
+        "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam",
+        "account": "123456789012", "time": "2026-11-22T09:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+                   "requestParameters": params}
+    })
+}
+
+fn sweep_event() -> Value {
+    json!({"version": "0", "id": "s", "detail-type": "Scheduled Event", "source": "aws.events",
+           "account": "123456789012", "time": "2026-11-22T09:00:00Z", "region": "us-east-1",
+           "resources": [], "detail": {}})
+}
+
+fn with_node(iam: FakeIam, name: &str, extra: &[&str]) -> FakeIam {
+    let mut policies = NODE.to_vec();
+    policies.extend_from_slice(extra);
+    iam.with_role(name, EC2_TRUST, &policies, &[])
+}
+
+fn has(attached: &[String], name: &str) -> bool {
+    attached.iter().any(|a| a.ends_with(&format!("/{name}")))
+}
+
+#[tokio::test]
+async fn self_managed_nodes_registered_as_access_entries_are_node_roles() {
+    // Given a Karpenter node role known only through an EC2_LINUX access entry, and an
+    // admin role with a STANDARD entry
+    let iam = with_node(FakeIam::default(), "karpenter-node", &[ADMIN]).with_role("admins", EC2_TRUST, &[ADMIN], &[]);
+    let cluster = FakeCluster::new("eu-west-1", "prod")
+        .access_entry("karpenter-node", "EC2_LINUX")
+        .access_entry("admins", "STANDARD");
+    let guard = guard(iam, vec![cluster], &[]);
+
+    let node = guard.handle(&attach("karpenter-node")).await.expect("report");
+    let admin = guard.handle(&attach("admins")).await.expect("report");
+
+    assert_eq!(node.outcome, Outcome::Remediated);
+    assert_eq!(
+        serde_json::to_value(&node.nodegroups).expect("json"),
+        json!([{"kind": "access_entry", "region": "eu-west-1", "cluster": "prod", "entry_type": "EC2_LINUX"}])
+    );
+    assert!(!has(&guard.iam.attached("karpenter-node"), ADMIN));
+    assert_eq!(admin.outcome, Outcome::NotNodeRole);
+    assert!(has(&guard.iam.attached("admins"), ADMIN));
+}
+
+#[tokio::test]
+async fn hybrid_node_roles_trust_ssm_and_are_found_through_hybrid_entries() {
+    let iam = FakeIam::default().with_role("hybrid-node", SSM_TRUST, &[ADMIN], &[]);
+    let cluster = FakeCluster::new("us-east-1", "edge").access_entry("hybrid-node", "HYBRID_LINUX");
+    let guard = guard(iam, vec![cluster], &[("MODE", "dry-run")]);
+    let report = guard.handle(&attach("hybrid-node")).await.expect("report");
+    assert_eq!(report.outcome, Outcome::ViolationsFound);
+    assert!(report.node_role);
+}
+
+#[tokio::test]
+async fn cni_policy_stays_while_any_served_cluster_needs_it() {
+    let cases = [
+        // (cluster CNI credentials, CNI_POLICY, CNI policy still attached afterwards)
+        (vec![Ok(CniCredentials::NodeRole)], "keep-if-needed", true),
+        (
+            vec![Ok(CniCredentials::AddonServiceAccountRole)],
+            "keep-if-needed",
+            false,
+        ),
+        (vec![Ok(CniCredentials::PodIdentity)], "keep-if-needed", false),
+        (
+            vec![Ok(CniCredentials::PodIdentity), Ok(CniCredentials::NodeRole)],
+            "keep-if-needed",
+            true,
+        ),
+        (
+            vec![Err(error(
+                "eks:DescribeAddon",
+                ErrorKind::Denied,
+                "AccessDeniedException",
+            ))],
+            "keep-if-needed",
+            true,
+        ),
+        (vec![Ok(CniCredentials::AddonServiceAccountRole)], "keep", true),
+        (vec![Ok(CniCredentials::NodeRole)], "deny", false),
+    ];
+    for (credentials, mode, kept) in cases {
+        let iam = with_node(FakeIam::default(), "node", &[]);
+        let clusters = credentials
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                FakeCluster::new("us-east-1", &format!("c{i}"))
+                    .nodegroup("ng", "node")
+                    .cni(c.clone())
+            })
+            .collect();
+        let guard = guard(iam, clusters, &[("CNI_POLICY", mode)]);
+        let report = guard.handle(&attach("node")).await.expect("report");
+        let attached = guard.iam.attached("node");
+        assert_eq!(
+            has(&attached, "AmazonEKS_CNI_Policy"),
+            kept,
+            "{credentials:?} {mode}: {report:?}"
+        );
+        if kept && mode == "keep-if-needed" {
+            let reason = &report
+                .kept
+                .iter()
+                .find(|k| k.policy_name == "AmazonEKS_CNI_Policy")
+                .expect("kept")
+                .reason;
+            assert!(
+                reason.contains("aws-node") || reason.contains("could not be checked"),
+                "{reason}"
+            );
+            let text = crate::notify::text(&report);
+            assert!(
+                text.contains(reason.as_str()) || report.violations.is_empty(),
+                "the notification says why"
+            );
+        }
+        // the worker and ECR policies always stay
+        assert!(has(&attached, "AmazonEKSWorkerNodePolicy") && has(&attached, "AmazonEC2ContainerRegistryReadOnly"));
+    }
+}
+
+#[tokio::test]
+async fn an_allowlist_without_worker_or_ecr_policies_never_strips_the_last_one() {
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[
+            ("ALLOWED_POLICIES", "AmazonEKSWorkerNodeMinimalPolicy"),
+            ("CNI_POLICY", "keep"),
+        ],
+    );
+    let report = guard.handle(&attach("node")).await.expect("report");
+    let attached = guard.iam.attached("node");
+    assert!(!has(&attached, ADMIN));
+    assert!(has(&attached, "AmazonEKSWorkerNodePolicy"));
+    assert!(has(&attached, "AmazonEC2ContainerRegistryReadOnly"));
+    let reasons: Vec<&str> = report.kept.iter().map(|k| k.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with("last worker-node policy")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("last ECR image-pull policy")),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unrelated_role_costs_one_call_and_a_warm_index_no_discovery_at_all() {
+    let iam = with_node(with_node(FakeIam::default(), "a", &[ADMIN]), "b", &[ADMIN]).with_role(
+        "app",
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"}}]}"#,
+        &[ADMIN],
+        &[],
+    );
+    let clusters = vec![
+        FakeCluster::new("us-east-1", "one").nodegroup("ng1", "a"),
+        FakeCluster::new("eu-west-1", "two").nodegroup("ng2", "b"),
+    ];
+    let guard = guard(iam, clusters, &[]);
+
+    let unrelated = guard.handle(&attach("app")).await.expect("report");
+    assert_eq!(unrelated.api_calls, [("iam:GetRole".to_owned(), 1)].into());
+
+    let cold = guard.handle(&attach("a")).await.expect("report");
+    assert_eq!(cold.index, Some(IndexSource::Scanned));
+    assert!(metrics::discovery_calls(&cold.api_calls) > 0);
+
+    let warm = guard.handle(&attach("b")).await.expect("report");
+    assert_eq!(warm.outcome, Outcome::Remediated);
+    assert_eq!(warm.index, Some(IndexSource::Cached));
+    // only the CNI check of a cluster not seen before; then nothing
+    assert_eq!(metrics::discovery_calls(&warm.api_calls), 1, "{:?}", warm.api_calls);
+    let again = guard.handle(&attach("b")).await.expect("report");
+    assert_eq!(metrics::discovery_calls(&again.api_calls), 0, "{:?}", again.api_calls);
+    assert_eq!(
+        again.api_calls.keys().cloned().collect::<Vec<_>>(),
+        vec!["iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
+    );
+}
+
+#[tokio::test]
+async fn create_nodegroup_updates_a_warm_index() {
+    let iam = with_node(with_node(FakeIam::default(), "old", &[]), "new", &[ADMIN]);
+    let clusters = vec![
+        FakeCluster::new("us-east-1", "c")
+            .nodegroup("ng", "old")
+            .nodegroup("gpu", "new"),
+    ];
+    let guard = guard(iam, clusters, &[]);
+    // warm the index before "new" is known to it
+    guard.handle(&attach("old")).await.expect("report");
+    guard.index.invalidate().await;
+    guard.index.store(Arc::new(Scan::default())).await;
+
+    let mut event = envelope(
+        json!({"name": "c", "nodegroupName": "gpu", "nodeRole": role_arn("new")}),
+        "CreateNodegroup",
+    );
+    event["source"] = json!("aws.eks");
+    event["detail"]["eventSource"] = json!("eks.amazonaws.com");
+    let created = guard.handle(&event).await.expect("report");
+    assert_eq!(created.outcome, Outcome::Remediated);
+
+    // a later event for that role finds it in the index without scanning
+    guard
+        .iam
+        .roles
+        .lock()
+        .expect("lock")
+        .get_mut("new")
+        .expect("role")
+        .attached
+        .push(format!("arn:aws:iam::aws:policy/{ADMIN}"));
+    let later = guard.handle(&attach("new")).await.expect("report");
+    assert_eq!(later.outcome, Outcome::Remediated);
+    assert_eq!(later.index, Some(IndexSource::Cached));
+}
+
+#[tokio::test]
+async fn sweep_checks_every_node_role_and_notifies_per_role_plus_a_summary() {
+    let iam = with_node(
+        with_node(with_node(FakeIam::default(), "a", &[ADMIN]), "b", &[]),
+        "c",
+        &[],
+    )
+    .with_role("unrelated", EC2_TRUST, &[ADMIN], &[]);
+    iam.roles
+        .lock()
+        .expect("lock")
+        .get_mut("c")
+        .expect("c")
+        .inline
+        .insert("p".into(), r#"{"Statement":[]}"#.into());
+    let clusters = vec![
+        FakeCluster::new("us-east-1", "one")
+            .nodegroup("ng1", "a")
+            .nodegroup("ng2", "b"),
+        FakeCluster::new("eu-west-1", "two").access_entry("c", "EC2_LINUX"),
+    ];
+    let guard = guard(iam, clusters, &[]);
+
+    let report = guard.handle(&sweep_event()).await.expect("report");
+
+    assert_eq!(report.outcome, Outcome::SweepCompleted);
+    let outcomes: HashMap<String, Outcome> = report
+        .roles
+        .iter()
+        .map(|r| (r.role.as_ref().expect("role").name.clone(), r.outcome))
+        .collect();
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes["a"], Outcome::Remediated);
+    assert_eq!(outcomes["b"], Outcome::Compliant);
+    assert_eq!(outcomes["c"], Outcome::Remediated);
+    assert!(guard.iam.inline_names("c").is_empty());
+    assert!(
+        has(&guard.iam.attached("unrelated"), ADMIN),
+        "roles outside EKS are not swept"
+    );
+    let published = guard.notifier.published.lock().expect("lock");
+    assert_eq!(published.len(), 3, "two roles that needed action and one summary");
+    assert!(published.iter().any(|n| n.subject.contains("sweep completed")));
+    // the sweep never lists IAM roles: its cost follows EKS, not the account's role count
+    assert!(
+        !report
+            .api_calls
+            .keys()
+            .any(|k| k.starts_with("iam:List") && k != "iam:ListAttachedRolePolicies" && k != "iam:ListRolePolicies")
+    );
+}
+
+#[tokio::test]
+async fn a_denied_action_is_reported_while_the_others_go_ahead() {
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN, "AmazonS3FullAccess"]);
+    iam.fail(
+        "DetachRolePolicy",
+        &format!("arn:aws:iam::aws:policy/{ADMIN}"),
+        error("iam:DetachRolePolicy", ErrorKind::Denied, "AccessDenied"),
+    );
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[],
+    );
+
+    let report = guard
+        .handle(&attach("node"))
+        .await
+        .expect("a permanent failure is a report, not an error");
+
+    assert_eq!(report.outcome, Outcome::PartiallyRemediated);
+    let attached = guard.iam.attached("node");
+    assert!(has(&attached, ADMIN) && !has(&attached, "AmazonS3FullAccess"));
+    let published = guard.notifier.published.lock().expect("lock");
+    assert!(
+        published[0].message.contains("FAILED"),
+        "the notification names the failure"
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_return_an_error_after_logging_and_notifying() {
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    iam.fail(
+        "DetachRolePolicy",
+        "*",
+        error("iam:DetachRolePolicy", ErrorKind::Transient, "Throttling"),
+    );
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[],
+    );
+    let err = guard.handle(&attach("node")).await.expect_err("a retry could help");
+    assert_eq!(err.error_type(), "TransientAwsError");
+    assert_eq!(
+        guard.notifier.published.lock().expect("lock").len(),
+        1,
+        "what happened was still notified"
+    );
+
+    // a notification that cannot be published: the report records it, the error asks for a retry
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    let guard2 = super::tests::guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[],
+    );
+    *guard2.notifier.failure.lock().expect("lock") = Some(error("sns:Publish", ErrorKind::Transient, "Throttling"));
+    let err = guard2
+        .handle(&attach("node"))
+        .await
+        .expect_err("publish can be retried");
+    assert!(err.to_string().contains("publishing the notification"), "{err}");
+    assert!(!has(&guard2.iam.attached("node"), ADMIN), "the fix itself went ahead");
+
+    // a denied GetRole is a `failed` report, notified, and not retried
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    iam.fail("GetRole", "*", error("iam:GetRole", ErrorKind::Denied, "AccessDenied"));
+    let guard3 = super::tests::guard(iam, vec![], &[]);
+    let report = guard3.handle(&attach("node")).await.expect("report");
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(guard3.notifier.published.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn the_functions_own_role_and_exempt_roles_are_never_touched() {
+    let iam = with_node(
+        with_node(FakeIam::default(), "guard-remediator", &[ADMIN]),
+        "legacy",
+        &[ADMIN],
+    );
+    let clusters = vec![
+        FakeCluster::new("us-east-1", "c")
+            .nodegroup("a", "guard-remediator")
+            .nodegroup("b", "legacy"),
+    ];
+    let guard = guard(iam, clusters, &[("EXEMPT_ROLES", "legacy")]);
+    for role in ["guard-remediator", "legacy"] {
+        let report = guard.handle(&attach(role)).await.expect("report");
+        assert_eq!(report.outcome, Outcome::Exempt, "{role}");
+    }
+    let sweep = guard.handle(&sweep_event()).await.expect("report");
+    assert!(sweep.roles.iter().all(|r| r.outcome == Outcome::Exempt));
+    assert!(guard.iam.writes.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn tags_do_not_exempt_and_foreign_accounts_are_ignored() {
+    // exemptions come only from configuration: there is no tag lookup at all (FakeIam has none);
+    // an event from another account is ignored before any call
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[],
+    );
+    let mut event = attach("node");
+    event["account"] = json!("999999999999");
+    let report = guard.handle(&event).await.expect("report");
+    assert_eq!(report.outcome, Outcome::Ignored);
+    assert!(report.api_calls.is_empty());
+    assert!(guard.iam.writes.lock().expect("lock").is_empty());
+}
+
+/// Arbitrary JSON, and valid events with one field replaced by arbitrary JSON.
+fn payloads() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    let arbitrary = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::hash_map("[a-zA-Z-]{1,12}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    });
+    let paths = [
+        "/detail-type",
+        "/source",
+        "/account",
+        "/detail",
+        "/detail/eventName",
+        "/detail/eventSource",
+        "/detail/errorCode",
+        "/detail/requestParameters",
+        "/detail/requestParameters/roleName",
+        "/detail/requestParameters/policyArn",
+        "/region",
+        "/detail/userIdentity",
+    ];
+    prop_oneof![
+        arbitrary.clone(),
+        (0..paths.len(), arbitrary).prop_map(move |(i, value)| {
+            let mut event = attach("missing-role");
+            if let Some(slot) = event.pointer_mut(paths[i]) {
+                *slot = value;
+            }
+            event
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_payload_panics_or_acts_blindly(payload in payloads()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        // a role that exists but is no node role: nothing may ever be written
+        let iam = FakeIam::default().with_role("missing-role", EC2_TRUST, &[ADMIN], &[]);
+        let guard = guard(iam, vec![], &[]);
+        match runtime.block_on(guard.handle(&payload)) {
+            Ok(report) => {
+                prop_assert!(report.outcome != Outcome::Remediated);
+                if matches!(report.outcome, Outcome::Ignored | Outcome::NotNodeRole | Outcome::Exempt) {
+                    prop_assert!(report.reason.as_deref().is_some_and(|r| !r.is_empty()));
+                }
+            }
+            Err(e) => prop_assert_eq!(e.error_type(), "InvalidEvent"),
+        }
+        prop_assert!(guard.iam.writes.lock().expect("lock").is_empty());
+    }
+}
