@@ -6,7 +6,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: tools test fmt-check clippy lint-template unit demo
+.PHONY: tools test fmt-check clippy demo build deploy deploy-cargo-lambda
 
 ## tools: project-local virtualenv with the emulator (moto), cargo-lambda, zig and cfn-lint, pinned
 tools: $(TOOLS)
@@ -25,6 +25,25 @@ fmt-check:
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## build: the arm64 Lambda package (bootstrap.zip) for provided.al2023, cross-compiled with zig
+build: tools
+	cargo lambda build --release --arm64 --output-format zip -p node-role-remediator
+	@ls -l $(CARGO_TARGET_DIR)/lambda/node-role-remediator/bootstrap.zip
+
+## deploy: sam build && sam deploy (samconfig.toml), with a pinned SAM CLI in its own virtualenv
+SAM_VENV := $(CURDIR)/.venv-sam
+$(SAM_VENV)/.installed:
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --disable-pip-version-check --quiet 'aws-sam-cli==1.170.0'
+	touch $@
+deploy: tools $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam build --template-file template.yaml
+	$(SAM_VENV)/bin/sam deploy $(SAM_DEPLOY_ARGS)
+
+## deploy-cargo-lambda: the function alone, without the rules and topic (see docs/deploy.md)
+deploy-cargo-lambda: build
+	cargo lambda deploy --binary-name node-role-remediator $(CARGO_LAMBDA_DEPLOY_ARGS) node-role-remediator
 
 ## demo: emulator + realistic account + the real function under `cargo lambda watch` + real events
 demo: tools

@@ -326,7 +326,11 @@ async fn sweep_checks_every_node_role_and_notifies_per_role_plus_a_summary() {
     );
     let published = guard.notifier.published.lock().expect("lock");
     assert_eq!(published.len(), 3, "two roles that needed action and one summary");
-    assert!(published.iter().any(|n| n.subject.contains("sweep completed")));
+    let subjects: Vec<&str> = published.iter().map(|n| n.subject.as_str()).collect();
+    assert!(
+        subjects.contains(&"eks-node-role-guard: sweep completed: 3 node role(s), 2 needed action"),
+        "{subjects:?}"
+    );
     // the sweep never lists IAM roles: its cost follows EKS, not the account's role count
     assert!(
         !report

@@ -71,11 +71,20 @@ pub fn subject(report: &Report) -> String {
         Outcome::SweepCompleted => "sweep completed",
         other => other.as_str(),
     };
-    let role = report.role.as_ref().map(|r| r.name.as_str()).unwrap_or("sweep");
-    let raw = format!(
-        "eks-node-role-guard: {what}: {role} ({} violation(s))",
-        report.violations.len()
-    );
+    let raw = match &report.role {
+        Some(role) => format!(
+            "eks-node-role-guard: {what}: {} ({} violation(s))",
+            role.name,
+            report.violations.len()
+        ),
+        None => {
+            let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
+            format!(
+                "eks-node-role-guard: {what}: {} node role(s), {needing} needed action",
+                report.roles.len()
+            )
+        }
+    };
     let clean: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if clean.chars().count() <= SUBJECT_MAX {
         return clean;

@@ -1,0 +1,478 @@
+#!/usr/bin/env python3
+"""Seed a local AWS emulator (moto) with a realistic EKS account, show roles, drain notifications.
+
+Subcommands:
+  seed    (default) roles, clusters, node groups, decoys; optional benchmark scale and SNS/SQS
+  show    --roles a,b,...   attached managed policy ARNs and inline policy names per role
+  drain   --queue-url URL   receive every notification from the SQS queue and print it
+  report  [FILE|-]          compact summary of one JSON Report (as returned by the function)
+
+The endpoint comes from --endpoint or AWS_ENDPOINT_URL; credentials are testing/testing.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
+
+ACCOUNT = "123456789012"
+HOME_REGION = "us-east-1"
+AWS_POLICY = "arn:aws:iam::aws:policy/"
+WORKER = AWS_POLICY + "AmazonEKSWorkerNodePolicy"
+ECR = AWS_POLICY + "AmazonEC2ContainerRegistryReadOnly"
+CNI = AWS_POLICY + "AmazonEKS_CNI_Policy"
+BASELINE = [WORKER, ECR, CNI]
+TOPIC_NAME = "eks-node-role-guard"
+SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+DEBUG_DOC = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "Debug", "Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+}
+FAKE_WORKER_DOC = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+}
+DEMO_ROLES = [
+    "eks-node-prod",
+    "eks-node-batch",
+    "eks-node-gpu",
+    "eks-node-staging",
+    "ci-deployer",
+    "bastion-ec2",
+]
+
+
+def trust(principal):
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+EC2_TRUST = trust({"Service": "ec2.amazonaws.com"})
+EKS_TRUST = trust({"Service": "eks.amazonaws.com"})
+ROOT_TRUST = trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+
+
+class Aws:
+    """boto3 clients against the emulator, one per (service, region), created once."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        self.session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=HOME_REGION,
+        )
+        # moto can answer 500 under concurrent IAM writes: standard retries cover 5xx.
+        self.config = Config(retries={"max_attempts": 10, "mode": "standard"}, max_pool_connections=32)
+        self.clients = {}
+
+    def client(self, service, region=HOME_REGION):
+        key = (service, region)
+        if key not in self.clients:
+            self.clients[key] = self.session.client(
+                service, region_name=region, endpoint_url=self.endpoint, config=self.config
+            )
+        return self.clients[key]
+
+
+def error_code(err):
+    return err.response.get("Error", {}).get("Code", "")
+
+
+def retrying(fn, *args, **kwargs):
+    """moto 5.2.5 answers concurrent IAM writes now and then with an HTML 500 ("dictionary changed
+    size during iteration"). botocore cannot parse that body, so its own retries never see it:
+    retry here, a few times, and only for that. Any other error is real and propagates."""
+    for attempt in range(8):
+        try:
+            return fn(*args, **kwargs)
+        except ResponseParserError:
+            pass
+        except ClientError as err:
+            if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
+                raise
+        if attempt == 7:
+            raise RuntimeError(f"{fn.__name__}: emulator kept failing with HTTP 500")
+        time.sleep(0.05 * (attempt + 1))
+
+
+def ignore_exists(fn, *args, **kwargs):
+    """Call fn; an 'already exists' error means a previous seed (or a retried request that did land)
+    got there first: seed is re-runnable."""
+    try:
+        return retrying(fn, *args, **kwargs)
+    except ClientError as err:
+        if error_code(err) in ("EntityAlreadyExists", "ResourceInUseException"):
+            return None
+        raise
+
+
+class Seeder:
+    def __init__(self, aws, quiet):
+        self.aws = aws
+        self.iam = aws.client("iam")
+        self.quiet = quiet
+        self.counts = {"roles": 0, "clusters": 0, "nodegroups": 0, "customer_policies": 0}
+
+    def log(self, msg):
+        if not self.quiet:
+            print(msg, flush=True)
+
+    def role(self, name, trust_doc, managed=(), inline=None, path="/"):
+        ignore_exists(self.iam.create_role, RoleName=name, Path=path, AssumeRolePolicyDocument=trust_doc)
+        for arn in managed:
+            retrying(self.iam.attach_role_policy, RoleName=name, PolicyArn=arn)
+        for policy_name, doc in (inline or {}).items():
+            retrying(
+                self.iam.put_role_policy, RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(doc)
+            )
+        self.counts["roles"] += 1
+        return f"arn:aws:iam::{ACCOUNT}:role{path}{name}"
+
+    def cluster(self, region, name, nodegroups, service_role_arn):
+        """nodegroups: list of (nodegroup name, node role ARN)."""
+        eks = self.aws.client("eks", region)
+        ignore_exists(
+            eks.create_cluster,
+            name=name,
+            roleArn=service_role_arn,
+            resourcesVpcConfig={"subnetIds": SUBNETS},
+        )
+        for ng, role_arn in nodegroups:
+            ignore_exists(
+                eks.create_nodegroup,
+                clusterName=name,
+                nodegroupName=ng,
+                nodeRole=role_arn,
+                subnets=SUBNETS,
+                scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
+            )
+        return len(nodegroups)
+
+    def base(self):
+        cluster_role = self.role("eks-cluster-role", EKS_TRUST, [AWS_POLICY + "AmazonEKSClusterPolicy"])
+        self.cluster_role = cluster_role
+
+        prod = self.role(
+            "eks-node-prod", EC2_TRUST, BASELINE + [AWS_POLICY + "AdministratorAccess"], path="/eks/nodes/"
+        )
+        batch = self.role("eks-node-batch", EC2_TRUST, BASELINE, inline={"debug-s3-everything": DEBUG_DOC})
+        gpu = self.role("eks-node-gpu", EC2_TRUST, BASELINE + [AWS_POLICY + "AmazonS3FullAccess"])
+
+        fake = ignore_exists(
+            self.iam.create_policy,
+            PolicyName="AmazonEKSWorkerNodePolicy",
+            PolicyDocument=json.dumps(FAKE_WORKER_DOC),
+            Description="Customer-managed look-alike of the AWS-managed worker node policy",
+        )
+        fake_arn = fake["Policy"]["Arn"] if fake else f"arn:aws:iam::{ACCOUNT}:policy/AmazonEKSWorkerNodePolicy"
+        self.counts["customer_policies"] += 1
+        staging = self.role("eks-node-staging", EC2_TRUST, BASELINE + [fake_arn])
+
+        self.role("ci-deployer", ROOT_TRUST, [AWS_POLICY + "AdministratorAccess"])
+        self.role(
+            "bastion-ec2",
+            EC2_TRUST,
+            [AWS_POLICY + "AmazonSSMManagedInstanceCore", AWS_POLICY + "AmazonS3ReadOnlyAccess"],
+        )
+
+        for region, name, ngs in [
+            ("us-east-1", "prod", [("general", prod), ("system", prod)]),
+            ("us-west-2", "analytics", [("batch", batch)]),
+            ("us-west-2", "ml", [("gpu", gpu)]),
+            ("us-east-1", "staging", [("default", staging)]),
+        ]:
+            self.counts["nodegroups"] += self.cluster(region, name, ngs, cluster_role)
+            self.counts["clusters"] += 1
+            self.log(f"cluster {region}/{name}: node groups {', '.join(ng for ng, _ in ngs)}")
+
+    def bench(self, regions, clusters_per_region, nodegroups_per_cluster, node_roles):
+        if clusters_per_region <= 0:
+            return
+        roles = []
+        for k in range(max(node_roles, 1)):
+            extra = [AWS_POLICY + "AmazonS3FullAccess"] if k % 2 == 1 else []
+            roles.append(self.role(f"bench-node-role-{k}", EC2_TRUST, BASELINE + extra))
+        jobs = []
+        n = 0
+        for region in regions:
+            for i in range(clusters_per_region):
+                ngs = []
+                for j in range(nodegroups_per_cluster):
+                    ngs.append((f"bench-ng-{j}", roles[n % len(roles)]))
+                    n += 1
+                jobs.append((region, f"bench-cluster-{region}-{i}", ngs))
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            futures = [pool.submit(self.cluster, r, c, ngs, self.cluster_role) for r, c, ngs in jobs]
+            for f in futures:
+                self.counts["nodegroups"] += f.result()
+                self.counts["clusters"] += 1
+        self.log(
+            f"benchmark: {len(jobs)} clusters in {', '.join(regions)}, "
+            f"{nodegroups_per_cluster} node groups each, {len(roles)} shared node roles"
+        )
+
+    def unrelated(self, count):
+        if count <= 0:
+            return
+
+        def one(n):
+            ignore_exists(
+                self.iam.create_role,
+                RoleName=f"unrelated-role-{n}",
+                AssumeRolePolicyDocument=ROOT_TRUST,
+            )
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(one, range(count)))
+        self.counts["roles"] += count
+        self.log(f"unrelated roles: {count}")
+
+    def notify(self, queue_name):
+        sns = self.aws.client("sns")
+        sqs = self.aws.client("sqs")
+        topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+        print(f"TOPIC_ARN={topic_arn}")
+        print(f"QUEUE_URL={queue_url}")
+        return topic_arn, queue_url
+
+
+def cmd_seed(args, aws):
+    start = time.monotonic()
+    seeder = Seeder(aws, args.quiet)
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    seeder.base()
+    t_base = time.monotonic()
+    seeder.bench(regions, args.clusters_per_region, args.nodegroups_per_cluster, args.node_roles)
+    t_bench = time.monotonic()
+    seeder.unrelated(args.unrelated_roles)
+    t_unrelated = time.monotonic()
+    if args.notify_queue:
+        seeder.notify(args.notify_queue)
+    c = seeder.counts
+    print(
+        f"seeded {c['roles']} roles, {c['customer_policies']} customer-managed policy, "
+        f"{c['clusters']} clusters, {c['nodegroups']} node groups "
+        f"in {time.monotonic() - start:.1f}s (base {t_base - start:.1f}s, benchmark clusters "
+        f"{t_bench - t_base:.1f}s, unrelated roles {t_unrelated - t_bench:.1f}s; {aws.endpoint})",
+        flush=True,
+    )
+
+
+def cmd_show(args, aws):
+    iam = aws.client("iam")
+    names = [r.strip() for r in args.roles.split(",") if r.strip()]
+    width = max((len(n) for n in names), default=0)
+    state = {}
+    for name in names:
+        try:
+            role = iam.get_role(RoleName=name)["Role"]
+        except ClientError as err:
+            if error_code(err) == "NoSuchEntity":
+                print(f"{name:<{width}}  (no such role)")
+                continue
+            raise
+        managed = []
+        for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+            managed += [p["PolicyArn"] for p in page["AttachedPolicies"]]
+        inline = []
+        for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+            inline += page["PolicyNames"]
+        state[name] = {"arn": role["Arn"], "managed": sorted(managed), "inline": sorted(inline)}
+        print(f"{name:<{width}}  path {role.get('Path', '/')}")
+        print(f"{'':<{width}}    managed: {', '.join(shorten(a) for a in sorted(managed)) or '-'}")
+        print(f"{'':<{width}}    inline:  {', '.join(sorted(inline)) or '-'}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(state, out, indent=2)
+
+
+def shorten(arn):
+    """AWS-managed ARNs by name; customer-managed ARNs in full so the look-alike stands out."""
+    return arn[len(AWS_POLICY):] if arn.startswith(AWS_POLICY) else arn
+
+
+def summarize(report, indent="  "):
+    """A few lines per Report: outcome, reason, role, node groups, violations, actions."""
+    if not isinstance(report, dict):
+        return [f"{indent}(not a report: {json.dumps(report)[:200]})"]
+    role = report.get("role") or {}
+    lines = [
+        f"{indent}outcome: {report.get('outcome')}  mode: {report.get('mode')}"
+        + (f"  role: {role.get('name')}" if role else "  role: -")
+        + (f"  node_role: {str(report.get('node_role')).lower()}" if "node_role" in report else "")
+    ]
+    if report.get("reason"):
+        lines.append(f"{indent}reason: {report['reason']}")
+    ngs = report.get("nodegroups") or []
+    if ngs:
+        parts = []
+        for ng in ngs:
+            label = ng.get("nodegroup") or ng.get("entry_type") or ng.get("kind")
+            parts.append(f"{ng.get('region')}/{ng.get('cluster')}/{label}")
+        lines.append(f"{indent}nodegroups: {', '.join(parts)}")
+    for v in report.get("violations") or []:
+        what = v.get("policy_arn") or v.get("policy_name")
+        why = v.get("reason") or ("inline policy" if v.get("kind") == "inline_policy" else "")
+        lines.append(f"{indent}violation: {v.get('kind')} {what}" + (f" ({why})" if why else ""))
+    for a in report.get("actions") or []:
+        result = a.get("result") or {}
+        extra = {k: val for k, val in result.items() if k != "status"}
+        detail = f" {json.dumps(extra)}" if extra else ""
+        lines.append(f"{indent}action: {a.get('action')} {a.get('policy_name')} -> {result.get('status')}{detail}")
+    for d in report.get("deleted_inline_policies") or []:
+        lines.append(f"{indent}deleted inline {d.get('role_name')}/{d.get('policy_name')}: {d.get('document')}")
+        lines.append(f"{indent}  restore: {d.get('restore_command')}")
+    warnings = report.get("warnings") or []
+    if warnings:
+        # the emulator lacks EKS access entries, so every scan warns once per cluster: keep it short
+        more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        lines.append(f"{indent}warnings: {warnings[0]}{more}")
+    note = report.get("notification")
+    if note:
+        lines.append(
+            f"{indent}notification: {'published' if note.get('published') else 'not published'}"
+            + (f" ({note['error']})" if note.get("error") else "")
+        )
+    subs = report.get("roles") or []
+    if subs:
+        lines.append(f"{indent}roles checked: {len(subs)}")
+        for sub in subs:
+            lines += summarize(sub, indent + "  ")
+    return lines
+
+
+def cmd_report(args, _aws=None):
+    text = sys.stdin.read() if args.file in (None, "-") else open(args.file, encoding="utf-8").read()
+    text = text.strip()
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError:
+        # cargo lambda invoke prints the payload; tolerate stray lines before it
+        start = text.find("{")
+        report = json.loads(text[start:]) if start >= 0 else None
+        if report is None:
+            print(f"  (unreadable output: {text[:200]})")
+            return
+    print("\n".join(summarize(report)))
+
+
+def cmd_drain(args, aws):
+    sqs = aws.client("sqs")
+    messages = []
+    empty = 0
+    while empty < 2:
+        resp = sqs.receive_message(
+            QueueUrl=args.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        )
+        batch = resp.get("Messages", [])
+        if not batch:
+            empty += 1
+            continue
+        empty = 0
+        for m in batch:
+            messages.append(m)
+            sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=m["ReceiptHandle"])
+    print(f"{len(messages)} notification(s)")
+    for n, m in enumerate(messages, 1):
+        try:
+            envelope = json.loads(m["Body"])
+        except json.JSONDecodeError:
+            print(f"[{n}] raw body: {m['Body'][:300]}")
+            continue
+        attrs = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}
+        print(f"[{n}] Subject: {envelope.get('Subject')}")
+        print(f"    attributes: {', '.join(f'{k}={v}' for k, v in sorted(attrs.items())) or '-'}")
+        body = envelope.get("Message", "")
+        try:
+            report = json.loads(body)
+        except (json.JSONDecodeError, TypeError):
+            print(f"    message: {body[:500]}")
+            continue
+        print("\n".join(summarize(report, "    ")))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"), help="emulator URL")
+    sub = parser.add_subparsers(dest="command")
+
+    seed = sub.add_parser("seed", help="create the demo account (default)")
+    add_seed_args(seed)
+    show = sub.add_parser("show", help="print roles' managed and inline policies")
+    show.add_argument("--roles", default=",".join(DEMO_ROLES))
+    show.add_argument("--json", metavar="FILE", help="also write {role: {managed, inline}} to FILE")
+    drain = sub.add_parser("drain", help="print and delete every notification in an SQS queue")
+    drain.add_argument("--queue-url", required=True)
+    report = sub.add_parser("report", help="compact summary of a JSON Report (file or stdin)")
+    report.add_argument("file", nargs="?")
+
+    argv = sys.argv[1:]
+    commands = {"seed", "show", "drain", "report", "-h", "--help"}
+    # `seed` is the default subcommand, also when only global options precede it
+    if not any(a in commands for a in argv):
+        i = 0
+        while i < len(argv) and argv[i].startswith("--endpoint"):
+            i += 1 if "=" in argv[i] else 2
+        argv = argv[:i] + ["seed"] + argv[i:]
+    args = parser.parse_args(argv)
+
+    if args.command == "report":
+        cmd_report(args)
+        return
+    if not args.endpoint:
+        parser.error("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
+    aws = Aws(args.endpoint)
+    {"seed": cmd_seed, "show": cmd_show, "drain": cmd_drain}[args.command](args, aws)
+
+
+def add_seed_args(p):
+    p.add_argument("--regions", default="us-east-1,us-west-2", help="regions for benchmark clusters")
+    p.add_argument("--clusters-per-region", type=int, default=0, help="extra benchmark clusters per region")
+    p.add_argument("--nodegroups-per-cluster", type=int, default=4)
+    p.add_argument("--node-roles", type=int, default=4, help="node roles shared by benchmark node groups")
+    p.add_argument("--unrelated-roles", type=int, default=0, help="roles trusting the account root")
+    p.add_argument("--notify-queue", help="create SNS topic + this SQS queue subscribed to it")
+    p.add_argument("--quiet", action="store_true")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ClientError as err:
+        print(f"seed.py: AWS error: {err}", file=sys.stderr)
+        sys.exit(1)
