@@ -6,7 +6,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: tools test fmt-check clippy demo build deploy deploy-cargo-lambda
+.PHONY: tools test fmt-check clippy lint-template demo build deploy deploy-cargo-lambda
 
 ## tools: project-local virtualenv with the emulator (moto), cargo-lambda, zig and cfn-lint, pinned
 tools: $(TOOLS)
@@ -16,9 +16,14 @@ $(TOOLS): requirements-tools.txt
 	touch $@
 
 ## test: formatting, lints and every test tier (unit, emulator integration, end to end)
-test: tools fmt-check clippy
+test: tools fmt-check clippy lint-template
 	cargo build --workspace --bins
 	cargo test --workspace
+	$(VENV)/bin/python -m unittest discover -s tests/template -v
+
+## lint-template: cfn-lint on the SAM template (SAM transform included)
+lint-template: tools
+	$(VENV)/bin/cfn-lint template.yaml
 
 fmt-check:
 	cargo fmt --all -- --check
