@@ -180,7 +180,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             } => {
                 let found = match self.eks.nodegroup(&region, &cluster, &nodegroup).await {
                     Ok(found) => found,
-                    Err(e) => return self.stopped(report, Stop::from_aws("DescribeNodegroup", e)),
+                    Err(e) => return self.stopped(report, Stop::from_aws("DescribeNodegroup", e)).await,
                 };
                 let Some(found) = found else {
                     let reason = format!("node group {cluster}/{nodegroup} in {region} no longer exists");
@@ -205,9 +205,16 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         }
     }
 
-    fn stopped(&self, report: Report, stop: Stop) -> Handled {
+    /// Finishes a check that stopped early; a `failed` outcome is notified like any other.
+    async fn stopped(&self, report: Report, stop: Stop) -> Handled {
         match stop {
-            Stop::Outcome(outcome, reason) => Handled::done(report.finish(outcome, reason)),
+            Stop::Outcome(outcome, reason) => {
+                let mut report = report.finish(outcome, reason);
+                match self.notify(&mut report).await {
+                    Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),
+                    None => Handled::done(report),
+                }
+            }
             Stop::Transient(context, source) => {
                 let reason = format!("{context}: {source}");
                 Handled::retry(
@@ -223,8 +230,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         let stop = self.check_role(&mut report, role_name, confirmed, None).await;
         let mut report = match stop {
             Ok(()) => report,
-            Err(Stop::Outcome(Outcome::Failed, reason)) => report.finish(Outcome::Failed, reason),
-            Err(stop) => return self.stopped(report, stop),
+            Err(stop) => return self.stopped(report, stop).await,
         };
         let transient = self.notify(&mut report).await;
         match transient.or_else(|| transient_action(&report)) {
@@ -456,7 +462,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
     async fn sweep(&self, mut report: Report) -> Handled {
         let scan = match scan(&self.eks, &self.config.scan_regions, self.config.discovery_concurrency).await {
             Ok(scan) => Arc::new(scan),
-            Err(e) => return self.stopped(report, Stop::from_aws("node-role discovery", e)),
+            Err(e) => return self.stopped(report, Stop::from_aws("node-role discovery", e)).await,
         };
         self.index.store(Arc::clone(&scan)).await;
         report.index = Some(IndexSource::Scanned);

@@ -61,14 +61,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("spawning {}", python.display()))?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline {
-                bail!("moto did not open port {port} within 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_port(port, "moto")?;
         Ok(Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             _child: child,
@@ -100,6 +93,19 @@ pub fn venv_python() -> Result<PathBuf> {
             python.display()
         ))
     }
+}
+
+/// Waits up to 30 s for `what` to accept connections on 127.0.0.1:`port`.
+fn wait_for_port(port: u16, what: &str) -> Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            bail!("{what} did not open port {port} within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 pub fn free_port() -> Result<u16> {
@@ -463,14 +469,7 @@ impl LambdaWatch {
             .process_group(0)
             .spawn()
             .context("spawning cargo lambda watch (run `make tools` for .venv/bin/cargo-lambda)")?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline {
-                bail!("cargo lambda watch did not open port {port}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_port(port, "cargo lambda watch")?;
         // the function's log, kept beside the test binary for post-mortems
         let log = std::fs::File::create(std::env::temp_dir().join(format!("node-role-remediator-{port}.log")))?;
         let function = Command::new(&binary)
