@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python -m unittest discover -s tests/template -v
 """
 
+import fnmatch
 import json
 import os
 import re
@@ -16,25 +17,33 @@ import unittest
 import uuid
 from pathlib import Path
 
+import cfnlint
 from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 EVENTS_DIR = ROOT / "events"
 ADAPTERS_DIR = ROOT / "shared" / "src" / "aws"
+CONFIG_RS = ROOT / "shared" / "src" / "config.rs"
 VENV_BIN = Path(sys.executable).parent
+# cfn-lint ships the IAM service authorization data (every action of every service).
+IAM_ACTIONS_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
 
 # The IAM and EKS rules whose patterns are tested by delivery.
 PATTERN_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
+# Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
+# sts.rs is left out on purpose: sts:GetCallerIdentity needs no permission.
+ADAPTER_SERVICES = ("iam", "eks", "sns")
 
-# Method names that follow `client.` in the adapters but are not AWS operations.
-NOT_OPERATIONS = {"clone", "send", "into_paginator", "items", "build"}
-# An SDK call written as a method call on a client expression, whitespace and newlines allowed:
-# `self.client.get_role()`, `self.client(region).describe_nodegroup()`, `client\n  .publish()`.
-SDK_CALL = re.compile(r"client(?:\([^)]*\))?\s*\.\s*([a-z_]+)\(\)")
+# Methods that follow `client` in the adapters but are not AWS operations.
+NOT_OPERATIONS = {"clone", "config", "send", "into_paginator", "items", "build"}
+# An SDK call written as a method call on a client expression, rustfmt line breaks allowed:
+# `self.client.get_role()`, `self.client(region)?.describe_nodegroup()`, `client\n  .publish()`.
+SDK_CALL = re.compile(r"\bclient\b(?:\([^()]*\))?\??\s*\.\s*([a-z][a-z0-9_]*)\s*\(\s*\)")
 
-OWN_ROLE_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}"
 ACCOUNT_ROLES = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"
+OWN_ROLE_ARN = {"Fn::GetAtt": ["RemediatorRole", "Arn"]}
+MAIN_BUS = "arn:${AWS::Partition}:events:${MainRegion}:${AWS::AccountId}:event-bus/default"
 
 
 def load_template():
@@ -53,10 +62,27 @@ def sub_text(value):
 
 
 def role_statements(template, logical_id="RemediatorRole"):
-    statements = []
-    for policy in template["Resources"][logical_id]["Properties"]["Policies"]:
-        statements.extend(policy["PolicyDocument"]["Statement"])
-    return statements
+    """Every statement that grants or denies something to the role: its inline `Policies` and any
+    AWS::IAM::RolePolicy / AWS::IAM::Policy attached to it. Managed policies are refused outright
+    (their contents are not in the template)."""
+    resources = template["Resources"]
+    role = resources[logical_id]
+    assert "ManagedPolicyArns" not in role["Properties"], f"{logical_id} must not use managed policies"
+    documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::RolePolicy" and props.get("RoleName") == {"Ref": logical_id}:
+            documents.append(props["PolicyDocument"])
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": logical_id} in props.get(
+            "Roles", []
+        ):
+            documents.append(props["PolicyDocument"])
+    return [statement for document in documents for statement in document["Statement"]]
+
+
+def iam_actions_by_service():
+    data = json.loads(IAM_ACTIONS_DATA.read_text())
+    return {service: set(entry["Actions"]) for service, entry in data.items()}
 
 
 def pascal(snake):
@@ -64,14 +90,27 @@ def pascal(snake):
 
 
 def operations_called_by_adapters():
-    """`service:Operation` for every SDK call in shared/src/aws/{iam,eks,sns}.rs."""
-    operations = set()
-    for service in ("iam", "eks", "sns"):
-        text = (ADAPTERS_DIR / f"{service}.rs").read_text()
-        for method in SDK_CALL.findall(text):
-            if method not in NOT_OPERATIONS:
+    """(`service:Operation` for every SDK call in shared/src/aws/{iam,eks,sns}.rs, methods on a
+    client that are neither operations nor known helpers)."""
+    known = iam_actions_by_service()
+    operations, unknown = set(), set()
+    for service in ADAPTER_SERVICES:
+        path = ADAPTERS_DIR / f"{service}.rs"
+        if not path.exists():
+            continue
+        for method in SDK_CALL.findall(path.read_text()):
+            if method in NOT_OPERATIONS:
+                continue
+            if pascal(method).lower() in known[service]:
                 operations.add(f"{service}:{pascal(method)}")
-    return operations
+            else:
+                unknown.add(f"{path.name}: client.{method}()")
+    return operations, unknown
+
+
+def normalised(actions):
+    """IAM action names are case-insensitive (`GetOpenIDConnectProvider` vs get_open_id_...)."""
+    return {a.lower() for a in actions}
 
 
 def free_port():
@@ -82,7 +121,7 @@ def free_port():
 
 class Lint(unittest.TestCase):
     def test_cfn_lint_passes(self):
-        # Given the template, when cfn-lint (with the SAM transform) checks it, then it is clean.
+        # Given the template, when cfn-lint (SAM transform included) checks it, then it is clean.
         result = subprocess.run(
             [str(VENV_BIN / "cfn-lint"), str(TEMPLATE_PATH)],
             cwd=ROOT,
@@ -90,6 +129,36 @@ class Lint(unittest.TestCase):
             text=True,
         )
         self.assertEqual(result.returncode, 0, f"cfn-lint failed:\n{result.stdout}{result.stderr}")
+
+    def test_every_policy_action_exists(self):
+        # cfn-lint does not check action names inside policy documents (a typo such as
+        # iam:UntagRoles passes it): check every action of every policy against the
+        # service authorization data that cfn-lint ships. Wildcards must match some action.
+        known = iam_actions_by_service()
+        template = load_template()
+
+        def documents(value):
+            if isinstance(value, dict):
+                if "Statement" in value and isinstance(value["Statement"], list):
+                    yield value
+                for child in value.values():
+                    yield from documents(child)
+            elif isinstance(value, list):
+                for child in value:
+                    yield from documents(child)
+
+        checked = 0
+        for logical_id, resource in template["Resources"].items():
+            for document in documents(resource.get("Properties", {})):
+                for statement in document["Statement"]:
+                    for action in as_list(statement.get("Action", [])):
+                        service, _, name = action.partition(":")
+                        with self.subTest(resource=logical_id, action=action):
+                            self.assertIn(service, known, f"unknown service prefix in {action}")
+                            matches = fnmatch.filter(known[service], name.lower())
+                            self.assertTrue(matches, f"{logical_id}: no such action {action}")
+                        checked += 1
+        self.assertGreater(checked, 30, "found suspiciously few policy actions")
 
 
 class EventPatternsByDelivery(unittest.TestCase):
@@ -116,6 +185,7 @@ class EventPatternsByDelivery(unittest.TestCase):
             except OSError:
                 if cls.server.poll() is not None or time.monotonic() > deadline:
                     cls.server.kill()
+                    cls.server.wait()
                     raise RuntimeError("moto_server did not start")
                 time.sleep(0.1)
         session = boto3.session.Session(
@@ -160,7 +230,8 @@ class EventPatternsByDelivery(unittest.TestCase):
 
     @staticmethod
     def expected_rule(envelope):
-        """Which rule should match, derived from the event's content alone."""
+        """Which rule should match, derived from the event's content alone (so a new file in
+        events/ is covered without touching this test)."""
         detail = envelope.get("detail") or {}
         if envelope.get("detail-type") != "AWS API Call via CloudTrail" or "errorCode" in detail:
             return None
@@ -190,13 +261,22 @@ class EventPatternsByDelivery(unittest.TestCase):
         for path in files:
             cases.append((path.name, json.loads(path.read_text())))
         attach = json.loads((EVENTS_DIR / "attach-admin-to-node-role.json").read_text())
-        cases.append(("synthetic: source aws.s3", dict(attach, source="aws.s3")))
-        cases.append(
+        nodegroup = json.loads((EVENTS_DIR / "create-nodegroup.json").read_text())
+        cases += [
+            ("synthetic: AttachRolePolicy detail from source aws.s3", dict(attach, source="aws.s3")),
             (
-                "synthetic: console sign-in detail-type",
+                "synthetic: AttachRolePolicy with detail-type AWS Console Sign In via CloudTrail",
                 dict(attach, **{"detail-type": "AWS Console Sign In via CloudTrail"}),
-            )
-        )
+            ),
+            (
+                "synthetic: CreateNodegroup detail from source aws.iam",
+                dict(nodegroup, source="aws.iam"),
+            ),
+            (
+                "synthetic: failed CreateNodegroup",
+                dict(nodegroup, detail=dict(nodegroup["detail"], errorCode="ResourceInUseException")),
+            ),
+        ]
 
         # When each is put on the default bus with a unique marker
         expected = {logical_id: set() for logical_id in PATTERN_RULES}
@@ -218,9 +298,13 @@ class EventPatternsByDelivery(unittest.TestCase):
                 expected[rule].add(marker)
         for logical_id in PATTERN_RULES:
             self.assertTrue(expected[logical_id], f"no positive case for {logical_id}")
+        self.assertTrue(
+            len(cases) > sum(len(markers) for markers in expected.values()), "no negative case at all"
+        )
 
-        # Then each queue receives exactly its rule's events (the negatives are not vacuous: the
-        # positives arrived through the same bus in the same run)
+        # Then each queue receives exactly its rule's events. The negatives are not vacuous: the
+        # positives arrived through the same bus in the same run, and the stragglers get a grace
+        # period after the last positive before the final count.
         delivered = {logical_id: [] for logical_id in PATTERN_RULES}
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -229,7 +313,7 @@ class EventPatternsByDelivery(unittest.TestCase):
             if all(expected[r] <= set(delivered[r]) for r in PATTERN_RULES):
                 break
             time.sleep(0.2)
-        time.sleep(0.5)  # let any wrongly matched stragglers land before the final count
+        time.sleep(0.5)
         for logical_id, queue_url in queues.items():
             delivered[logical_id].extend(self.drain(queue_url))
 
@@ -243,30 +327,46 @@ class EventPatternsByDelivery(unittest.TestCase):
 class ExecutionRoleMatchesCode(unittest.TestCase):
     def test_granted_actions_equal_the_operations_the_adapters_call(self):
         # Given the SDK calls in the adapters and the role's Allow statements
-        called = operations_called_by_adapters()
+        missing_files = [f"{s}.rs" for s in ADAPTER_SERVICES if not (ADAPTERS_DIR / f"{s}.rs").exists()]
+        self.assertFalse(missing_files, f"adapters not found in {ADAPTERS_DIR}: {missing_files}")
+        called, unknown = operations_called_by_adapters()
         self.assertTrue(
             called,
             f"found no SDK calls in {ADAPTERS_DIR}/{{iam,eks,sns}}.rs: has the call style or the "
             "layout changed? Update SDK_CALL in this test.",
         )
+        self.assertFalse(
+            unknown,
+            "methods called on a client that are not operations of the service; add them to "
+            f"NOT_OPERATIONS if they are helpers: {sorted(unknown)}",
+        )
+        for service in ADAPTER_SERVICES:
+            self.assertTrue(
+                any(op.startswith(f"{service}:") for op in called), f"no SDK call found in {service}.rs"
+            )
         granted = set()
         for statement in role_statements(load_template()):
             if statement["Effect"] == "Allow":
                 granted.update(
-                    a for a in as_list(statement["Action"]) if a.split(":")[0] in ("iam", "eks", "sns")
+                    a for a in as_list(statement["Action"]) if a.split(":")[0] in ADAPTER_SERVICES
                 )
         # Then they are the same set: nothing missing (AccessDenied in production), nothing extra
         self.assertEqual(
-            granted,
-            called,
-            f"\nmissing from the role: {sorted(called - granted)}"
-            f"\ngranted but never called: {sorted(granted - called)}",
+            normalised(granted),
+            normalised(called),
+            f"\nmissing from the role: {sorted(normalised(called) - normalised(granted))}"
+            f"\ngranted but never called: {sorted(normalised(granted) - normalised(called))}",
         )
 
     def test_no_wildcard_actions(self):
         for statement in role_statements(load_template()):
             for action in as_list(statement["Action"]):
                 self.assertNotIn("*", action, f"{statement.get('Sid')}: {action}")
+
+    def test_only_list_clusters_has_a_wildcard_resource(self):
+        for statement in role_statements(load_template()):
+            if "*" in as_list(statement["Resource"]):
+                self.assertEqual(as_list(statement["Action"]), ["eks:ListClusters"], statement.get("Sid"))
 
     def test_iam_writes_are_scoped_to_account_roles(self):
         writes = {"iam:DetachRolePolicy", "iam:DeleteRolePolicy"}
@@ -278,25 +378,60 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
                 self.assertEqual([sub_text(r) for r in as_list(statement["Resource"])], [ACCOUNT_ROLES])
         self.assertEqual(seen, writes)
 
-    def test_own_role_is_denied_policy_changes(self):
-        # Given the role's name expression, the Deny (and the key policy) name that very role
-        template = load_template()
-        role_name = template["Resources"]["RemediatorRole"]["Properties"]["RoleName"]
-        own_role_arn = {"Fn::Sub": [OWN_ROLE_ARN, {"RoleName": role_name}]}
-        wanted = {"iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"}
+    def test_own_role_is_denied_every_policy_change(self):
+        # Given the role's statements, a Deny covers every write the Allow statements grant (and
+        # the other role writes) on the function's own role ARN
+        statements = role_statements(load_template())
+        allowed_iam = {
+            a
+            for s in statements
+            if s["Effect"] == "Allow"
+            for a in as_list(s["Action"])
+            if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))
+        }
+        wanted = allowed_iam | {"iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"}
         denies = [
             s
-            for s in role_statements(template)
-            if s["Effect"] == "Deny" and wanted <= set(as_list(s["Action"])) and as_list(s["Resource"]) == [own_role_arn]
+            for s in statements
+            if s["Effect"] == "Deny" and as_list(s["Resource"]) == [OWN_ROLE_ARN]
         ]
-        self.assertTrue(denies, "no Deny of policy changes on the function's own role")
-        key_statements = template["Resources"]["TopicKey"]["Properties"]["KeyPolicy"]["Statement"]
-        principals = [
-            s["Condition"]["ArnEquals"]["aws:PrincipalArn"]
-            for s in key_statements
-            if "ArnEquals" in s.get("Condition", {})
-        ]
-        self.assertEqual(principals, [own_role_arn])
+        self.assertEqual(len(denies), 1, "expected one Deny on the function's own role")
+        self.assertLessEqual(wanted, set(as_list(denies[0]["Action"])))
+
+    def test_kms_and_sns_are_scoped_to_this_stack(self):
+        statements = {s["Sid"]: s for s in role_statements(load_template())}
+        self.assertEqual(statements["PublishNotifications"]["Resource"], {"Ref": "NotificationTopic"})
+        kms = statements["EncryptNotifications"]
+        self.assertEqual(kms["Resource"], {"Fn::GetAtt": ["TopicKey", "Arn"]})
+        self.assertEqual(
+            sub_text(kms["Condition"]["StringEquals"]["kms:ViaService"]), "sns.${AWS::Region}.amazonaws.com"
+        )
+        self.assertEqual(statements["SendFailedInvocationsToDlq"]["Resource"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+        self.assertEqual(statements["WriteOwnLogs"]["Resource"], {"Fn::GetAtt": ["LogGroup", "Arn"]})
+
+
+class SamConfig(unittest.TestCase):
+    def test_defaults_deploy_main_in_us_east_1_and_forwarders_elsewhere(self):
+        import tomllib
+
+        config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+        main = config["default"]["deploy"]["parameters"]
+        self.assertEqual(config["default"]["global"]["parameters"]["stack_name"], "eks-node-role-guard")
+        self.assertEqual(main["region"], "us-east-1")
+        self.assertTrue(main["resolve_s3"])
+        self.assertTrue(main["confirm_changeset"])
+        self.assertIn("Mode=dry-run", main["parameter_overrides"].split())
+        forwarder = config["forwarder"]["deploy"]["parameters"]
+        self.assertNotIn("region", forwarder, "forwarders take --region per region")
+        self.assertIn("DeploymentKind=forwarder", forwarder["parameter_overrides"].split())
+        self.assertNotEqual(
+            config["forwarder"]["global"]["parameters"]["stack_name"],
+            config["default"]["global"]["parameters"]["stack_name"],
+            "a forwarder must never update the main stack in place",
+        )
+        # The template creates IAM roles: every deploy environment acknowledges it.
+        for env in (main, forwarder):
+            self.assertIn("CAPABILITY_IAM", env["capabilities"].split())
 
 
 class Structure(unittest.TestCase):
@@ -312,35 +447,138 @@ class Structure(unittest.TestCase):
         self.assertEqual(props["Runtime"], "provided.al2023")
         self.assertEqual(props["Architectures"], ["arm64"])
         self.assertEqual(props["Handler"], "bootstrap")
+        # SAM's Rust builder copies CodeUri/target/lambda/<Binary>/bootstrap: CodeUri must be the
+        # Cargo workspace root, where target/ is.
         self.assertEqual(props["CodeUri"], ".")
+        self.assertTrue((ROOT / "Cargo.toml").exists())
         self.assertEqual(function["Metadata"]["BuildMethod"], "rust-cargolambda")
         self.assertEqual(function["Metadata"]["BuildProperties"]["Binary"], "node-role-remediator")
-        self.assertEqual(props["LoggingConfig"]["LogFormat"], "JSON")
-        self.assertEqual(props["Environment"]["Variables"]["MODE"], {"Ref": "Mode"})
+        self.assertEqual(props["Timeout"], 120)
+        self.assertEqual(props["MemorySize"], 256)
+        self.assertEqual(props["ReservedConcurrentExecutions"], {"Ref": "ReservedConcurrency"})
+        self.assertEqual(props["LoggingConfig"], {"LogFormat": "JSON", "LogGroup": {"Ref": "LogGroup"}})
+        self.assertEqual(props["Role"], {"Fn::GetAtt": ["RemediatorRole", "Arn"]})
+        self.assertEqual(as_list(function["DependsOn"]), ["RemediatorPolicy"])
 
-    def test_mode_defaults_to_dry_run(self):
-        mode = self.template["Parameters"]["Mode"]
-        self.assertEqual(mode["Default"], "dry-run")
-        self.assertEqual(sorted(mode["AllowedValues"]), ["dry-run", "enforce"])
+    def test_environment_maps_the_parameters(self):
+        variables = self.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["MODE"], {"Ref": "Mode"})
+        self.assertEqual(variables["SNS_TOPIC_ARN"], {"Ref": "NotificationTopic"})
+        self.assertEqual(
+            variables["SCAN_REGIONS"], {"Fn::If": ["HasScanRegions", {"Ref": "ScanRegions"}, {"Ref": "AWS::Region"}]}
+        )
+        self.assertEqual(
+            variables["ALLOWED_POLICIES"],
+            {"Fn::If": ["HasAllowedPolicies", {"Ref": "AllowedPolicies"}, {"Ref": "AWS::NoValue"}]},
+        )
+        self.assertEqual(
+            variables["EXEMPT_ROLES"], {"Fn::If": ["HasExemptRoles", {"Ref": "ExemptRoles"}, {"Ref": "AWS::NoValue"}]}
+        )
+        self.assertEqual(variables["CNI_POLICY"], {"Ref": "CniPolicy"})
+        self.assertEqual(variables["INDEX_TTL_SECONDS"], {"Ref": "IndexTtlSeconds"})
+        # Every variable the template sets is one the function reads (no typo goes unnoticed).
+        read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', CONFIG_RS.read_text()))
+        self.assertTrue(read, f"no variables found in {CONFIG_RS}")
+        self.assertLessEqual(set(variables), read, f"set by the template but not read by config.rs: {set(variables) - read}")
+
+    def test_parameter_defaults(self):
+        params = self.template["Parameters"]
+        self.assertEqual(params["Mode"]["Default"], "dry-run")
+        self.assertEqual(sorted(params["Mode"]["AllowedValues"]), ["dry-run", "enforce"])
+        self.assertEqual(params["CniPolicy"]["Default"], "keep-if-needed")
+        self.assertEqual(sorted(params["CniPolicy"]["AllowedValues"]), ["deny", "keep", "keep-if-needed"])
+        self.assertEqual(params["DeploymentKind"]["Default"], "main")
+        self.assertEqual(params["MainRegion"]["Default"], "us-east-1")
+        self.assertEqual(params["SweepSchedule"]["Default"], "rate(6 hours)")
+        self.assertEqual(params["IndexTtlSeconds"]["Default"], "300")
+        self.assertEqual(params["LogRetentionDays"]["Default"], 90)
+        self.assertEqual(params["ReservedConcurrency"]["Default"], 5)
+        self.assertGreaterEqual(params["ReservedConcurrency"]["MinValue"], 1, "0 would disable the function")
+        for name in ("ScanRegions", "AllowedPolicies", "ExemptRoles", "NotificationEmail"):
+            self.assertEqual(params[name]["Default"], "", name)
 
     def test_every_function_rule_retries_and_dead_letters(self):
         for logical_id in ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule"):
             with self.subTest(rule=logical_id):
-                targets = self.resources[logical_id]["Properties"]["Targets"]
-                self.assertTrue(targets)
-                for target in targets:
-                    self.assertEqual(
-                        target["RetryPolicy"], {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 3600}
-                    )
-                    self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+                rule = self.resources[logical_id]
+                self.assertEqual(rule["Type"], "AWS::Events::Rule")
+                (target,) = rule["Properties"]["Targets"]
+                self.assertEqual(target["Arn"], {"Fn::GetAtt": ["RemediatorFunction", "Arn"]})
+                self.assertIn("MaximumRetryAttempts", target["RetryPolicy"])
+                self.assertIn("MaximumEventAgeInSeconds", target["RetryPolicy"])
+                self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+                permissions = [
+                    r["Properties"]
+                    for r in self.resources.values()
+                    if r["Type"] == "AWS::Lambda::Permission"
+                    and r["Properties"].get("SourceArn") == {"Fn::GetAtt": [logical_id, "Arn"]}
+                ]
+                self.assertEqual(len(permissions), 1, f"one lambda:InvokeFunction permission for {logical_id}")
+                self.assertEqual(permissions[0]["Principal"], "events.amazonaws.com")
+
+    def test_sweep_schedule_and_state_come_from_parameters(self):
+        props = self.resources["SweepScheduleRule"]["Properties"]
+        self.assertEqual(props["ScheduleExpression"], {"Ref": "SweepSchedule"})
+        self.assertEqual(props["State"], {"Fn::If": ["IsSweepEnabled", "ENABLED", "DISABLED"]})
+        self.assertEqual(self.template["Conditions"]["IsSweepEnabled"], {"Fn::Equals": [{"Ref": "SweepEnabled"}, "true"]})
+
+    def test_dead_letter_queue(self):
+        queue = self.resources["DeadLetterQueue"]["Properties"]
+        self.assertTrue(queue["SqsManagedSseEnabled"])
+        self.assertEqual(queue["MessageRetentionPeriod"], 14 * 24 * 3600)
+        (statement,) = self.resources["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(statement["Action"], "sqs:SendMessage")
+        self.assertEqual(
+            statement["Condition"]["ArnEquals"]["aws:SourceArn"],
+            [{"Fn::GetAtt": [r, "Arn"]} for r in ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule")],
+        )
+        invoke = self.resources["RemediatorInvokeConfig"]["Properties"]
+        self.assertEqual(invoke["MaximumRetryAttempts"], 2)
+        self.assertEqual(invoke["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
 
     def test_topic_is_encrypted_with_the_customer_managed_key(self):
-        props = self.resources["NotificationTopic"]["Properties"]
-        self.assertIn("KmsMasterKeyId", props)
-        self.assertTrue(self.resources["TopicKey"]["Properties"]["EnableKeyRotation"])
+        topic = self.resources["NotificationTopic"]["Properties"]
+        self.assertEqual(topic["KmsMasterKeyId"], {"Fn::GetAtt": ["TopicKey", "Arn"]})
+        key = self.resources["TopicKey"]["Properties"]
+        self.assertTrue(key["EnableKeyRotation"])
+        # Only the function (through SNS) may use the key: no other statement grants a
+        # cryptographic action.
+        crypto = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+        users = []
+        for statement in key["KeyPolicy"]["Statement"]:
+            actions = as_list(statement["Action"])
+            if any(fnmatch.fnmatch(c.lower(), a.lower()) for a in actions for c in crypto):
+                users.append(statement)
+        self.assertEqual(len(users), 1, users)
+        self.assertEqual(users[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"], OWN_ROLE_ARN)
+        self.assertEqual(
+            sub_text(users[0]["Condition"]["StringEquals"]["kms:ViaService"]), "sns.${AWS::Region}.amazonaws.com"
+        )
+
+    def test_only_the_function_publishes_and_only_over_tls(self):
+        statements = {
+            s["Sid"]: s for s in self.resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        }
+        allows = [s for s in statements.values() if s["Effect"] == "Allow"]
+        self.assertEqual([s["Principal"] for s in allows], [{"AWS": OWN_ROLE_ARN}])
+        self.assertEqual([s["Action"] for s in allows], ["sns:Publish"])
+        others = statements["NobodyElsePublishes"]
+        self.assertEqual((others["Effect"], others["Principal"]), ("Deny", "*"))
+        self.assertEqual(others["Condition"]["ArnNotEquals"]["aws:PrincipalArn"], OWN_ROLE_ARN)
+        tls = statements["DenyInsecureTransport"]
+        self.assertEqual(tls["Effect"], "Deny")
+        self.assertEqual(tls["Condition"]["Bool"]["aws:SecureTransport"], "false")
+
+    def test_email_subscription_is_optional(self):
+        subscription = self.resources["NotificationEmailSubscription"]
+        self.assertEqual(subscription["Condition"], "HasNotificationEmail")
+        self.assertEqual(subscription["Properties"]["Protocol"], "email")
 
     def test_forwarder_and_main_resources_carry_their_conditions(self):
         conditions = self.template["Conditions"]
+        self.assertEqual(conditions["IsMain"], {"Fn::Equals": [{"Ref": "DeploymentKind"}, "main"]})
+        self.assertEqual(conditions["IsForwarder"], {"Fn::Equals": [{"Ref": "DeploymentKind"}, "forwarder"]})
         # HasNotificationEmail implies IsMain
         self.assertIn({"Condition": "IsMain"}, conditions["HasNotificationEmail"]["Fn::And"])
         forwarder = {k for k, r in self.resources.items() if r.get("Condition") == "IsForwarder"}
@@ -353,23 +591,40 @@ class Structure(unittest.TestCase):
     def test_forwarder_sends_the_same_events_to_the_main_default_bus(self):
         rule = self.resources["ForwardingRule"]["Properties"]
         self.assertEqual(rule["EventPattern"], self.resources["EksCreateNodegroupRule"]["Properties"]["EventPattern"])
-        bus = "arn:${AWS::Partition}:events:${MainRegion}:${AWS::AccountId}:event-bus/default"
-        self.assertEqual([sub_text(t["Arn"]) for t in rule["Targets"]], [bus])
+        self.assertEqual([sub_text(t["Arn"]) for t in rule["Targets"]], [MAIN_BUS])
+        self.assertEqual([t["RoleArn"] for t in rule["Targets"]], [{"Fn::GetAtt": ["ForwarderRole", "Arn"]}])
         statements = role_statements(self.template, "ForwarderRole")
-        self.assertEqual(
-            [(s["Action"], sub_text(s["Resource"])) for s in statements], [("events:PutEvents", bus)]
-        )
+        self.assertEqual([(s["Action"], sub_text(s["Resource"])) for s in statements], [("events:PutEvents", MAIN_BUS)])
+        trust = self.resources["ForwarderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual([s["Principal"] for s in trust], [{"Service": "events.amazonaws.com"}])
 
     def test_main_outside_us_east_1_is_refused(self):
         rule = self.template["Rules"]["MainStackNeedsUsEast1"]
-        self.assertEqual(
-            rule["Assertions"][0]["Assert"], {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
-        )
+        self.assertEqual(rule["Assertions"][0]["Assert"], {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]})
+        self.assertIn({"Fn::Equals": [{"Ref": "DeploymentKind"}, "main"]}, rule["RuleCondition"]["Fn::And"])
         self.assertIn({"Fn::Equals": [{"Ref": "AllowNonUsEast1"}, "false"]}, rule["RuleCondition"]["Fn::And"])
+
+    def test_nothing_is_hard_coded(self):
+        # No account IDs, and no region outside the parameters, the region rule and the
+        # us-east-1 explanations.
+        text = TEMPLATE_PATH.read_text()
+        self.assertIsNone(re.search(r"\b\d{12}\b", text), "hard-coded account ID")
+        self.assertNotIn("arn:aws:", text, "hard-coded partition: use ${AWS::Partition}")
+
+        def without_descriptions(value):
+            if isinstance(value, dict):
+                return {k: without_descriptions(v) for k, v in value.items() if k != "Description"}
+            if isinstance(value, list):
+                return [without_descriptions(v) for v in value]
+            return value
+
+        for logical_id, resource in self.resources.items():
+            with self.subTest(resource=logical_id):
+                self.assertNotIn("us-east-1", json.dumps(without_descriptions(resource)), "hard-coded region")
 
     def test_outputs(self):
         outputs = self.template["Outputs"]
-        for name in ("FunctionArn", "TopicArn", "DeadLetterQueueUrl"):
+        for name in ("FunctionArn", "TopicArn", "DeadLetterQueueUrl", "DeadLetterQueueArn"):
             self.assertEqual(outputs[name]["Condition"], "IsMain", name)
         self.assertEqual(outputs["ForwardingRuleArn"]["Condition"], "IsForwarder")
 
