@@ -53,3 +53,16 @@ deploy-cargo-lambda: build
 ## demo: emulator + realistic account + the real function under `cargo lambda watch` + real events
 demo: tools
 	bash scripts/demo.sh
+
+## bench: the release function on a seeded emulator, at each latency in BENCH_LATENCIES (ms added
+##        per request): latency p50/p99, API calls vs the minimum, cold start, peak RSS, package size.
+##        Extra options via BENCH_ARGS (see scripts/bench.py --help). Results: bench-results/*.json
+BENCH_LATENCIES ?= 0 50
+BENCH_ARGS ?=
+.PHONY: bench
+bench: tools
+	cargo build --release -p node-role-remediator
+	@for ms in $(BENCH_LATENCIES); do \
+	  $(VENV)/bin/python scripts/bench.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
+	    --latency-ms $$ms --out bench-results/bench-$${ms}ms.json $(BENCH_ARGS) || exit 1; \
+	done

@@ -51,7 +51,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-banner() { printf '\n==== %s ====\n' "$*"; }
+STEP=0
+banner() {
+  STEP=$((STEP + 1))
+  printf '\n==== %d. %s ====\n' "$STEP" "$*"
+}
 
 free_port() {
   "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -76,10 +80,19 @@ wait_port() {
   done
 }
 
+# An error from the function is part of the demo; a dead emulator or runtime emulator is not:
+# stop with its log. still_running NAME PGID LOG
+still_running() {
+  alive "$2" && return 0
+  echo "error: $1 exited; last lines of $3:" >&2
+  tail -n 20 "$3" >&2
+  exit 1
+}
+
 seed_py() { "$PY" scripts/seed.py --endpoint "$ENDPOINT" "$@"; }
 
 # ---- 1. the emulator ---------------------------------------------------------------------------
-banner "1. Local AWS (moto)"
+banner "Local AWS (moto)"
 MOTO_PORT="$(free_port)"
 ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 MOTO_IAM_LOAD_MANAGED_POLICIES=true setsid moto_server -H 127.0.0.1 -p "$MOTO_PORT" \
@@ -94,15 +107,38 @@ done
 echo "moto_server on $ENDPOINT (log: .demo/moto.log)"
 
 # ---- 2. a realistic account -------------------------------------------------------------------
-banner "2. Seed the account"
+banner "Seed the account"
 seed_py seed --notify-queue "$QUEUE" | tee "$DEMO/seed.out"
 TOPIC_ARN="$(sed -n 's/^TOPIC_ARN=//p' "$DEMO/seed.out")"
 QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$DEMO/seed.out")"
 [[ -n "$TOPIC_ARN" && -n "$QUEUE_URL" ]] || { echo "error: seed printed no TOPIC_ARN/QUEUE_URL" >&2; exit 1; }
 
 # ---- 3. before ---------------------------------------------------------------------------------
-banner "3. Before"
+banner "Before"
 seed_py show --roles "$ROLES" --json "$DEMO/before.json"
+
+# ---- the function, built once ------------------------------------------------------------------
+# `cargo lambda watch` runs `cargo run --bin node-role-remediator` on the first invocation; building
+# the same binary here first keeps that compile (minutes on a cold machine) out of the invoke
+# timeouts and stops the demo with the compiler's message if the code does not build.
+banner "Build the function (cargo build --bin $FUNCTION)"
+build_start=$SECONDS
+echo "building... (a cold build takes several minutes; log: .demo/build.log)"
+if ! cargo build --bin "$FUNCTION" </dev/null >"$DEMO/build.log" 2>&1; then
+  echo "error: the function does not build; last lines of .demo/build.log:" >&2
+  tail -n 40 "$DEMO/build.log" >&2
+  exit 1
+fi
+echo "built in $((SECONDS - build_start))s"
+echo
+echo "Note: moto has no EKS access-entry, add-on or Pod Identity APIs (it answers HTML 404), so every"
+echo "scan warns once per cluster and AmazonEKS_CNI_Policy is kept because its need cannot be checked."
+echo "In AWS they succeed (template.yaml grants them) and neither shows up."
+
+# invoke_error ERRFILE OUTFILE: the error cargo lambda invoke printed, without its help footer
+invoke_error() {
+  cat "$1" "$2" | sed -e '/Was this behavior unexpected/,$d' -e '/^[[:space:]]*$/d' | sed 's/^/  | /'
+}
 
 # ---- 4-7. the function, per mode ----------------------------------------------------------------
 run_mode() {
@@ -119,25 +155,40 @@ AWS_SECRET_ACCESS_KEY=testing
 RUST_LOG=info
 EOF
   port="$(free_port)"
-  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$env_file" \
-    </dev/null >"$log" 2>&1 &
+  # --ignore-changes: run the code built above, even if a source file changes during the demo
+  setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --env-file "$env_file" </dev/null >"$log" 2>&1 &
   WATCH_PGID=$!
   wait_port "$port" "$WATCH_PGID" 120 "$log"
   echo "function emulator on 127.0.0.1:$port (log: .demo/watch-$mode.log)"
 
   local f name out err rc limit
-  for f in events/*.json; do
-    name="$(basename "$f" .json)"
+  local -a data
+  local -a payloads=(events/*.json)
+  # once: what a payload that is not an EventBridge event gets (an error, no action)
+  [[ "$mode" != dry-run ]] || payloads+=('{"hello":"not an EventBridge event"}')
+  for f in "${payloads[@]}"; do
+    if [[ "$f" == events/* ]]; then
+      name="$(basename "$f" .json)"
+      data=(--data-file "$f")
+    else
+      name="not-an-event"
+      data=(--data-ascii "$f")
+    fi
     out="$DEMO/$mode-$name.json"
     err="$DEMO/$mode-$name.err"
-    # The first invocation builds the function (a few minutes cold); later ones answer at once.
-    if ((first)); then limit=600; echo "(first invocation: cargo builds the function if needed)"; else limit=60; fi
+    # The first invocation starts the function (`cargo run`, built above); later ones answer at once.
+    if ((first)); then limit=600; else limit=60; fi
     first=0
-    printf '\n-- %s [%s]\n' "$name" "$mode"
+    if [[ "$name" == not-an-event ]]; then
+      printf '\n-- %s [%s] payload %s (expected: an error)\n' "$name" "$mode" "$f"
+    else
+      printf '\n-- %s [%s]\n' "$name" "$mode"
+    fi
     rc=0
     # in the background + wait, so INT/TERM reach the trap at once instead of after the invoke
     timeout "$limit" cargo lambda invoke "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$port" \
-      --data-file "$f" </dev/null >"$out" 2>"$err" &
+      "${data[@]}" </dev/null >"$out" 2>"$err" &
     INVOKE_PID=$!
     wait "$INVOKE_PID" || rc=$?
     INVOKE_PID=""
@@ -146,8 +197,11 @@ EOF
     elif ((rc == 124)); then
       echo "  no answer within ${limit}s (see .demo/watch-$mode.log)"
     else
-      echo "  invoke failed (exit $rc): $(cat "$err" "$out" | tr '\n' ' ' | cut -c1-400)"
+      echo "  error (cargo lambda invoke exit $rc):"
+      invoke_error "$err" "$out"
     fi
+    still_running moto_server "$MOTO_PGID" "$DEMO/moto.log"
+    still_running "cargo lambda watch" "$WATCH_PGID" "$log"
   done
 
   banner "$mode: notifications received by the SQS subscriber"
@@ -161,7 +215,7 @@ run_mode dry-run
 run_mode enforce
 
 # ---- 8. after ----------------------------------------------------------------------------------
-banner "8. After"
+banner "After"
 seed_py show --roles "$ROLES" --json "$DEMO/after.json"
 
 banner "What changed"

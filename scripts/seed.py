@@ -5,7 +5,13 @@ Subcommands:
   seed    (default) roles, clusters, node groups, decoys; optional benchmark scale and SNS/SQS
   show    --roles a,b,...   attached managed policy ARNs and inline policy names per role
   drain   --queue-url URL   receive every notification from the SQS queue and print it
+          (alias drain-queue)
   report  [FILE|-]          compact summary of one JSON Report (as returned by the function)
+
+Examples:
+  seed.py --endpoint http://127.0.0.1:5000 --notify-queue inbox
+  seed.py --endpoint http://127.0.0.1:5000 seed --quiet --regions us-east-1,us-west-2,eu-west-1
+      --clusters-per-region 10 --nodegroups-per-cluster 4 --unrelated-roles 2000   (one line)
 
 The endpoint comes from --endpoint or AWS_ENDPOINT_URL; credentials are testing/testing.
 """
@@ -14,12 +20,14 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 ACCOUNT = "123456789012"
@@ -90,6 +98,10 @@ def error_code(err):
     return err.response.get("Error", {}).get("Code", "")
 
 
+RETRIED = [0]  # emulator HTTP 500s retried by `retrying`, reported in the summary
+RETRIED_LOCK = threading.Lock()
+
+
 def retrying(fn, *args, **kwargs):
     """moto 5.2.5 answers concurrent IAM writes now and then with an HTML 500 ("dictionary changed
     size during iteration"). botocore cannot parse that body, so its own retries never see it:
@@ -102,6 +114,8 @@ def retrying(fn, *args, **kwargs):
         except ClientError as err:
             if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
                 raise
+        with RETRIED_LOCK:
+            RETRIED[0] += 1
         if attempt == 7:
             raise RuntimeError(f"{fn.__name__}: emulator kept failing with HTTP 500")
         time.sleep(0.05 * (attempt + 1))
@@ -123,7 +137,7 @@ class Seeder:
         self.aws = aws
         self.iam = aws.client("iam")
         self.quiet = quiet
-        self.counts = {"roles": 0, "clusters": 0, "nodegroups": 0, "customer_policies": 0}
+        self.counts = {"roles": 0, "clusters": 0, "nodegroups": 0, "customer_policies": 0, "inline_policies": 0}
 
     def log(self, msg):
         if not self.quiet:
@@ -135,10 +149,20 @@ class Seeder:
             retrying(self.iam.attach_role_policy, RoleName=name, PolicyArn=arn)
         for policy_name, doc in (inline or {}).items():
             retrying(
-                self.iam.put_role_policy, RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(doc)
+                self.iam.put_role_policy,
+                RoleName=name,
+                PolicyName=policy_name,
+                # compact, like the document in events/put-inline-on-node-role.json
+                PolicyDocument=json.dumps(doc, separators=(",", ":")),
             )
         self.counts["roles"] += 1
-        return f"arn:aws:iam::{ACCOUNT}:role{path}{name}"
+        self.counts["inline_policies"] += len(inline or {})
+        arn = f"arn:aws:iam::{ACCOUNT}:role{path}{name}"
+        self.log(
+            f"role {arn}: {', '.join(shorten(a) for a in managed) or 'no managed policies'}"
+            + (f"; inline {', '.join(inline)}" if inline else "")
+        )
+        return arn
 
     def cluster(self, region, name, nodegroups, service_role_arn):
         """nodegroups: list of (nodegroup name, node role ARN)."""
@@ -202,8 +226,15 @@ class Seeder:
             return
         roles = []
         for k in range(max(node_roles, 1)):
-            extra = [AWS_POLICY + "AmazonS3FullAccess"] if k % 2 == 1 else []
-            roles.append(self.role(f"bench-node-role-{k}", EC2_TRUST, BASELINE + extra))
+            # every fourth role compliant, each of the others with one typical violation
+            extra, inline = [], None
+            if k % 4 == 1:
+                extra = [AWS_POLICY + "AmazonS3FullAccess"]
+            elif k % 4 == 2:
+                inline = {"debug-s3-everything": DEBUG_DOC}
+            elif k % 4 == 3:
+                extra = [AWS_POLICY + "AdministratorAccess"]
+            roles.append(self.role(f"bench-node-role-{k}", EC2_TRUST, BASELINE + extra, inline=inline))
         jobs = []
         n = 0
         for region in regions:
@@ -285,10 +316,12 @@ def cmd_seed(args, aws):
         seeder.notify(args.notify_queue)
     c = seeder.counts
     print(
-        f"seeded {c['roles']} roles, {c['customer_policies']} customer-managed policy, "
+        f"seeded {c['roles']} roles ({c['inline_policies']} inline policies), "
+        f"{c['customer_policies']} customer-managed policy, "
         f"{c['clusters']} clusters, {c['nodegroups']} node groups "
         f"in {time.monotonic() - start:.1f}s (base {t_base - start:.1f}s, benchmark clusters "
-        f"{t_bench - t_base:.1f}s, unrelated roles {t_unrelated - t_bench:.1f}s; {aws.endpoint})",
+        f"{t_bench - t_base:.1f}s, unrelated roles {t_unrelated - t_bench:.1f}s; "
+        f"{RETRIED[0]} emulator HTTP 500s retried; {aws.endpoint})",
         flush=True,
     )
 
@@ -391,13 +424,63 @@ def cmd_report(args, _aws=None):
     print("\n".join(summarize(report)))
 
 
+def published_messages(endpoint):
+    """{message id: full published Message} from moto's model dump (GET /moto-api/data.json).
+
+    An SQS subscriber of a MessageStructure=json publication receives only the message's `sqs`
+    key (here the JSON Report); the readable `default`/`email` text never reaches the queue.
+    moto keeps every published message, all keys included, so the demo can show the text e-mail
+    subscribers would read. Empty if the endpoint is not moto (or the dump fails)."""
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/moto-api/data.json", timeout=120) as resp:
+            data = json.load(resp)
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for topic in (data.get("sns") or {}).get("Topic") or []:
+        for sent in topic.get("sent_notifications") or []:
+            if isinstance(sent, list) and len(sent) >= 2:
+                out[sent[0]] = sent[1]
+    return out
+
+
+def readable_text(published):
+    """The `default` text of a MessageStructure=json publication (None when not structured)."""
+    try:
+        structure = json.loads(published)
+    except (TypeError, ValueError):
+        return None
+    return structure.get("default") if isinstance(structure, dict) else None
+
+
+def fold_warnings(lines):
+    """Display only: the emulator lacks EKS access entries, so every scan warns once per cluster;
+    show the first warning of a run of them and count the rest."""
+    out, run = [], 0
+    for line in lines + [""]:
+        if line.startswith("Warning: "):
+            run += 1
+            if run == 1:
+                out.append(line)
+            continue
+        if run > 1:
+            out.append(f"Warning: ... (+{run - 1} more)")
+        run = 0
+        out.append(line)
+    return out[:-1]
+
+
 def cmd_drain(args, aws):
     sqs = aws.client("sqs")
     messages = []
     empty = 0
     while empty < 2:
         resp = sqs.receive_message(
-            QueueUrl=args.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+            QueueUrl=args.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         batch = resp.get("Messages", [])
         if not batch:
@@ -407,23 +490,42 @@ def cmd_drain(args, aws):
         for m in batch:
             messages.append(m)
             sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=m["ReceiptHandle"])
-    print(f"{len(messages)} notification(s)")
+    published = published_messages(aws.endpoint) if messages and not args.no_text else {}
+    print(f"{len(messages)} notification(s) in {args.queue_url.rsplit('/', 1)[-1]}")
     for n, m in enumerate(messages, 1):
         try:
             envelope = json.loads(m["Body"])
         except json.JSONDecodeError:
-            print(f"[{n}] raw body: {m['Body'][:300]}")
+            print(f"\n[{n}] raw body: {m['Body'][:300]}")
             continue
+        # raw delivery off: the body is the SNS envelope, attributes are inside it
         attrs = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}
-        print(f"[{n}] Subject: {envelope.get('Subject')}")
-        print(f"    attributes: {', '.join(f'{k}={v}' for k, v in sorted(attrs.items())) or '-'}")
+        print(f"\n[{n}] Subject: {envelope.get('Subject')}")
+        print(f"    Attributes: {', '.join(f'{k}={v}' for k, v in sorted(attrs.items())) or '-'}")
         body = envelope.get("Message", "")
         try:
             report = json.loads(body)
         except (json.JSONDecodeError, TypeError):
+            report = None
+        text = readable_text(published.get(envelope.get("MessageId")))
+        if text is not None:
+            print("    Text (the `default`/`email` key, what e-mail subscribers read):")
+            for line in fold_warnings(text.rstrip("\n").split("\n")):
+                print(f"      | {line}" if line else "      |")
+            if isinstance(report, dict):
+                print(
+                    f"    SQS body: the JSON Report ({len(body)} bytes; outcome {report.get('outcome')}, "
+                    f"{len(report.get('violations') or [])} violation(s), "
+                    f"{len(report.get('actions') or [])} action(s), "
+                    f"{len(report.get('deleted_inline_policies') or [])} inline backup(s))"
+                )
+            else:
+                print(f"    SQS body: {body[:300]}")
+        elif isinstance(report, dict):
+            print("    SQS body (the JSON Report):")
+            print("\n".join(summarize(report, "    ")))
+        else:
             print(f"    message: {body[:500]}")
-            continue
-        print("\n".join(summarize(report, "    ")))
 
 
 def main():
@@ -436,13 +538,16 @@ def main():
     show = sub.add_parser("show", help="print roles' managed and inline policies")
     show.add_argument("--roles", default=",".join(DEMO_ROLES))
     show.add_argument("--json", metavar="FILE", help="also write {role: {managed, inline}} to FILE")
-    drain = sub.add_parser("drain", help="print and delete every notification in an SQS queue")
+    drain = sub.add_parser(
+        "drain", aliases=["drain-queue"], help="print and delete every notification in an SQS queue"
+    )
     drain.add_argument("--queue-url", required=True)
+    drain.add_argument("--no-text", action="store_true", help="skip the readable text (no moto model dump)")
     report = sub.add_parser("report", help="compact summary of a JSON Report (file or stdin)")
     report.add_argument("file", nargs="?")
 
     argv = sys.argv[1:]
-    commands = {"seed", "show", "drain", "report", "-h", "--help"}
+    commands = {"seed", "show", "drain", "drain-queue", "report", "-h", "--help"}
     # `seed` is the default subcommand, also when only global options precede it
     if not any(a in commands for a in argv):
         i = 0
@@ -457,7 +562,7 @@ def main():
     if not args.endpoint:
         parser.error("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
     aws = Aws(args.endpoint)
-    {"seed": cmd_seed, "show": cmd_show, "drain": cmd_drain}[args.command](args, aws)
+    {"seed": cmd_seed, "show": cmd_show, "drain": cmd_drain, "drain-queue": cmd_drain}[args.command](args, aws)
 
 
 def add_seed_args(p):
@@ -475,4 +580,8 @@ if __name__ == "__main__":
         main()
     except ClientError as err:
         print(f"seed.py: AWS error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except (BotoCoreError, ResponseParserError, RuntimeError) as err:
+        # e.g. the emulator is not running (EndpointConnectionError)
+        print(f"seed.py: {err}", file=sys.stderr)
         sys.exit(1)

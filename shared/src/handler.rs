@@ -22,6 +22,11 @@ use crate::trigger::{self, Event, NotAnEvent, Trigger};
 
 /// Node roles checked at once during a sweep.
 const SWEEP_CONCURRENCY: usize = 4;
+/// Lifetime of the per-sweep cluster facts: longer than any sweep runs.
+const SWEEP_FACTS_TTL: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// How each cluster's `aws-node` gets credentials; permanent errors are remembered too.
+type CniFacts = ClusterFacts<Result<CniCredentials, AwsError>>;
 
 /// Who the function is: its account, partition and, when it runs as an assumed role, that role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +84,8 @@ pub struct Remediator<I, E, N> {
     eks: E,
     notifier: N,
     index: IndexCache,
-    /// How each cluster's `aws-node` gets credentials; permanent errors are remembered too.
-    cni: ClusterFacts<Result<CniCredentials, AwsError>>,
+    /// Each cluster's CNI answer, reused across warm invocations for `INDEX_TTL_SECONDS`.
+    cni: CniFacts,
 }
 
 /// A finished invocation: the report always, and an error when a retry could help.
@@ -227,7 +232,9 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
 
     /// Checks one role, acts per mode, notifies when there is something to say.
     async fn check_and_notify(&self, mut report: Report, role_name: &str, confirmed: Option<NodeBinding>) -> Handled {
-        let stop = self.check_role(&mut report, role_name, confirmed, None).await;
+        let stop = self
+            .check_role(&mut report, role_name, confirmed, None, &self.cni)
+            .await;
         let mut report = match stop {
             Ok(()) => report,
             Err(stop) => return self.stopped(report, stop).await,
@@ -246,6 +253,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         role_name: &str,
         confirmed: Option<NodeBinding>,
         known: Option<(&str, Vec<NodeBinding>)>,
+        cni_facts: &CniFacts,
     ) -> Result<(), Stop> {
         report.role = Some(RoleRef {
             name: role_name.to_owned(),
@@ -315,7 +323,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             }
             Err(e) => return Err(Stop::from_aws("reading the role's policies", e)),
         };
-        let cni_need = self.cni_need(&state, &report.nodegroups).await;
+        let cni_need = self.cni_need(&state, &report.nodegroups, cni_facts).await;
         let evaluation = Allowlist {
             allowed: &self.config.allowed_policies,
             cni: self.config.cni_policy,
@@ -398,19 +406,19 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
     }
 
     /// Whether any cluster this role serves still runs `aws-node` on the node role.
-    async fn cni_need(&self, state: &RoleState, bindings: &[NodeBinding]) -> CniNeed {
+    async fn cni_need(&self, state: &RoleState, bindings: &[NodeBinding], facts: &CniFacts) -> CniNeed {
         let cni_arn = iam_arn::aws_managed_policy_arn(iam_arn::partition(&state.arn).unwrap_or("aws"), CNI_POLICY_NAME);
         if self.config.cni_policy != CniPolicy::KeepIfNeeded || !state.attached.iter().any(|p| p.arn == cni_arn) {
             return CniNeed::NotNeeded;
         }
         let clusters: BTreeSet<(&str, &str)> = bindings.iter().map(|b| (b.region(), b.cluster())).collect();
         let checks = join_all(clusters.iter().map(|(region, cluster)| async move {
-            if let Some(known) = self.cni.get(region, cluster) {
+            if let Some(known) = facts.get(region, cluster) {
                 return known;
             }
             let found = self.eks.cni_credentials(region, cluster).await;
             if !found.as_ref().is_err_and(AwsError::is_transient) {
-                self.cni.put(region, cluster, found.clone());
+                facts.put(region, cluster, found.clone());
             }
             found
         }))
@@ -468,11 +476,30 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         report.index = Some(IndexSource::Scanned);
         report.warnings.extend(scan.skipped.iter().cloned());
 
+        // Each cluster's CNI answer once for the whole sweep, not once per role (whatever
+        // INDEX_TTL_SECONDS is): asked up front, concurrently, only when it can matter.
+        let cni_facts = CniFacts::new(SWEEP_FACTS_TTL);
+        if self.config.cni_policy == CniPolicy::KeepIfNeeded {
+            let clusters: BTreeSet<(String, String)> = scan
+                .index
+                .role_arns()
+                .flat_map(|arn| scan.index.bindings(arn))
+                .map(|b| (b.region().to_owned(), b.cluster().to_owned()))
+                .collect();
+            join_all(clusters.iter().map(|(region, cluster)| async {
+                let found = self.eks.cni_credentials(region, cluster).await;
+                if !found.as_ref().is_err_and(AwsError::is_transient) {
+                    cni_facts.put(region, cluster, found.clone());
+                    self.cni.put(region, cluster, found);
+                }
+            }))
+            .await;
+        }
         let limit = Semaphore::new(SWEEP_CONCURRENCY);
         let roles = join_all(
             scan.index
                 .role_arns()
-                .map(|arn| async { self.sweep_role(&scan, arn, &report, &limit).await }),
+                .map(|arn| async { self.sweep_role(&scan, arn, &report, &limit, &cni_facts).await }),
         )
         .await;
         let mut transient = None;
@@ -499,6 +526,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         arn: &str,
         parent: &Report,
         limit: &Semaphore,
+        cni_facts: &CniFacts,
     ) -> (Report, Option<(String, AwsError)>) {
         let _permit = limit.acquire().await.ok();
         let mut report = Report::new(parent.mode, parent.account.clone(), parent.event.clone());
@@ -509,7 +537,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             );
         };
         let known = Some((arn, scan.index.bindings(arn)));
-        let stop = self.check_role(&mut report, name, None, known).await;
+        let stop = self.check_role(&mut report, name, None, known, cni_facts).await;
         let mut report = match stop {
             Ok(()) => report,
             Err(Stop::Outcome(outcome, reason)) => report.finish(outcome, reason),
