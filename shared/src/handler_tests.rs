@@ -321,7 +321,12 @@ async fn sweep_checks_every_node_role_and_notifies_per_role_plus_a_summary() {
     assert_eq!(outcomes["c"], Outcome::Remediated);
     assert!(guard.iam.inline_names("c").is_empty());
     // each cluster's CNI answer is asked once per sweep, not once per role
-    assert_eq!(report.api_calls.get("eks:DescribeAddon"), Some(&2), "{:?}", report.api_calls);
+    assert_eq!(
+        report.api_calls.get("eks:DescribeAddon"),
+        Some(&2),
+        "{:?}",
+        report.api_calls
+    );
     assert!(
         has(&guard.iam.attached("unrelated"), ADMIN),
         "roles outside EKS are not swept"
