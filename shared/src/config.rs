@@ -20,7 +20,7 @@ pub const DEFAULT_ALLOWED_POLICIES: &[&str] = &[
     "AmazonEC2ContainerRegistryPullOnly",
 ];
 
-/// The VPC CNI policy, governed by [`CniPolicy`] rather than by the allowlist.
+/// The VPC CNI policy, governed by `CNI_POLICY` ([`AddonPolicy`]) rather than by the allowlist.
 pub const CNI_POLICY_NAME: &str = "AmazonEKS_CNI_Policy";
 
 const DEFAULT_INDEX_TTL: Duration = Duration::from_secs(300);
@@ -62,35 +62,37 @@ impl FromStr for Mode {
     }
 }
 
-/// How `AmazonEKS_CNI_Policy` on a node role is judged.
+/// How a known add-on's policy on a node role is judged (`CNI_POLICY` for
+/// `AmazonEKS_CNI_Policy`, `ADDON_POLICIES` for the others; see [`crate::addons`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum CniPolicy {
+pub enum AddonPolicy {
     /// Always allowed.
     Keep,
-    /// Allowed while a cluster the role serves has no IRSA / Pod Identity role for `aws-node`.
+    /// Allowed while a cluster the role serves runs the add-on without an IRSA / Pod Identity
+    /// role of its own.
     KeepIfNeeded,
-    /// Always a violation (every cluster gives `aws-node` its own role).
+    /// Always a violation (every cluster gives the add-on its own role).
     Deny,
 }
 
-impl CniPolicy {
+impl AddonPolicy {
     pub fn as_str(self) -> &'static str {
         match self {
-            CniPolicy::Keep => "keep",
-            CniPolicy::KeepIfNeeded => "keep-if-needed",
-            CniPolicy::Deny => "deny",
+            AddonPolicy::Keep => "keep",
+            AddonPolicy::KeepIfNeeded => "keep-if-needed",
+            AddonPolicy::Deny => "deny",
         }
     }
 }
 
-impl FromStr for CniPolicy {
+impl FromStr for AddonPolicy {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
         match s {
-            "keep" => Ok(CniPolicy::Keep),
-            "keep-if-needed" => Ok(CniPolicy::KeepIfNeeded),
-            "deny" => Ok(CniPolicy::Deny),
+            "keep" => Ok(AddonPolicy::Keep),
+            "keep-if-needed" => Ok(AddonPolicy::KeepIfNeeded),
+            "deny" => Ok(AddonPolicy::Deny),
             _ => Err(()),
         }
     }
@@ -104,7 +106,10 @@ pub struct Config {
     pub allowed_policies: BTreeSet<String>,
     /// Role names or role ARNs that are never touched.
     pub exempt_roles: BTreeSet<String>,
-    pub cni_policy: CniPolicy,
+    /// `AmazonEKS_CNI_Policy` (`CNI_POLICY`).
+    pub cni_policy: AddonPolicy,
+    /// The other known add-ons' policies (`ADDON_POLICIES`).
+    pub addon_policies: AddonPolicy,
     /// How long a discovered node-role index is reused across warm invocations (0 = never).
     pub index_ttl: Duration,
     /// Upper bound on concurrent EKS calls during discovery.
@@ -183,20 +188,25 @@ impl Config {
             },
         };
 
-        const POLICIES_EXPECTED: &str =
-            "a comma-separated list of AWS-managed policy names such as AmazonEKSWorkerNodePolicy (names, not ARNs)";
+        const POLICIES_EXPECTED: &str = "a comma-separated list of AWS-managed policies: names such as \
+             AmazonEKSWorkerNodePolicy (any path), names with their path such as \
+             service-role/AmazonEBSCSIDriverPolicy, or AWS-managed policy ARNs \
+             (arn:aws:iam::aws:policy/...); customer-managed policies cannot be allowlisted";
         let allowed_policies: BTreeSet<String> = match get("ALLOWED_POLICIES") {
             Some(v) => {
-                let names = split_list(&v);
-                if let Some(bad) = names.iter().find(|n| !is_policy_name(n)) {
-                    return Err(invalid(
-                        "ALLOWED_POLICIES",
-                        &v,
-                        &format!("{bad:?} is not a policy name"),
-                        POLICIES_EXPECTED,
-                    ));
+                let mut names = BTreeSet::new();
+                for entry in split_list(&v) {
+                    let Some(name) = allowlist_entry(&entry) else {
+                        return Err(invalid(
+                            "ALLOWED_POLICIES",
+                            &v,
+                            &format!("{entry:?} is not an AWS-managed policy name or ARN"),
+                            POLICIES_EXPECTED,
+                        ));
+                    };
+                    names.insert(name);
                 }
-                names.into_iter().collect()
+                names
             }
             None => DEFAULT_ALLOWED_POLICIES.iter().map(|s| (*s).to_owned()).collect(),
         };
@@ -218,12 +228,15 @@ impl Config {
             None => BTreeSet::new(),
         };
 
-        let cni_policy = match get("CNI_POLICY") {
-            None => CniPolicy::KeepIfNeeded,
+        const ADDON_EXPECTED: &str = "`keep`, `keep-if-needed` or `deny`";
+        let addon_policy = |variable: &'static str| match get(variable) {
+            None => Ok(AddonPolicy::KeepIfNeeded),
             Some(v) => v
                 .parse()
-                .map_err(|()| invalid("CNI_POLICY", &v, "unknown value", "`keep`, `keep-if-needed` or `deny`"))?,
+                .map_err(|()| invalid(variable, &v, "unknown value", ADDON_EXPECTED)),
         };
+        let cni_policy = addon_policy("CNI_POLICY")?;
+        let addon_policies = addon_policy("ADDON_POLICIES")?;
 
         let index_ttl = match get("INDEX_TTL_SECONDS") {
             None => DEFAULT_INDEX_TTL,
@@ -267,6 +280,7 @@ impl Config {
             allowed_policies,
             exempt_roles,
             cni_policy,
+            addon_policies,
             index_ttl,
             discovery_concurrency,
         })
@@ -313,12 +327,25 @@ fn is_sns_topic_arn(s: &str) -> bool {
     parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && !parts[5].is_empty()
 }
 
-/// A policy name, optionally under a path (`service-role/AmazonEC2RoleforSSM`).
-fn is_policy_name(s: &str) -> bool {
-    !s.starts_with("arn:")
-        && !s.starts_with('/')
-        && !s.ends_with('/')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+/// An allowlist entry as stored: a policy name (`AmazonEBSCSIDriverPolicy`, matched under any
+/// AWS-managed path) or a name with its path (`service-role/AmazonEBSCSIDriverPolicy`). An
+/// AWS-managed ARN becomes its path and name; a customer-managed ARN is refused.
+fn allowlist_entry(entry: &str) -> Option<String> {
+    let name = match entry.strip_prefix("arn:") {
+        Some(rest) => {
+            let (_partition, resource) = rest.split_once(":iam::aws:policy/")?;
+            resource
+        }
+        None => entry,
+    };
+    let valid = !name.is_empty()
+        && !name.starts_with('/')
+        && !name.ends_with('/')
+        && !name.contains("//")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+    valid.then(|| name.to_owned())
 }
 
 fn is_role_name_or_arn(s: &str) -> bool {
@@ -351,7 +378,8 @@ mod tests {
         assert_eq!(c.allowed_policies.len(), DEFAULT_ALLOWED_POLICIES.len());
         assert!(c.allowed_policies.contains("AmazonEKSWorkerNodePolicy"));
         assert!(c.exempt_roles.is_empty());
-        assert_eq!(c.cni_policy, CniPolicy::KeepIfNeeded);
+        assert_eq!(c.cni_policy, AddonPolicy::KeepIfNeeded);
+        assert_eq!(c.addon_policies, AddonPolicy::KeepIfNeeded);
         assert_eq!(c.index_ttl, Duration::from_secs(300));
     }
 
@@ -377,7 +405,7 @@ mod tests {
             vec!["AmazonEKSWorkerNodePolicy"]
         );
         assert_eq!(c.exempt_roles.len(), 2);
-        assert_eq!(c.cni_policy, CniPolicy::Deny);
+        assert_eq!(c.cni_policy, AddonPolicy::Deny);
         assert_eq!(c.index_ttl, Duration::ZERO);
     }
 
@@ -408,10 +436,12 @@ mod tests {
             ("SCAN_REGIONS", "us_east_1", "region codes"),
             (
                 "ALLOWED_POLICIES",
-                "arn:aws:iam::aws:policy/AdministratorAccess",
-                "names, not ARNs",
+                "arn:aws:iam::123456789012:policy/AmazonEKSWorkerNodePolicy",
+                "customer-managed policies cannot be allowlisted",
             ),
-            ("ALLOWED_POLICIES", "Amazon EKS", "policy names"),
+            ("ALLOWED_POLICIES", "Amazon EKS", "AWS-managed policies"),
+            ("ALLOWED_POLICIES", "service-role//X", "AWS-managed policies"),
+            ("ADDON_POLICIES", "remove", "keep-if-needed"),
             ("EXEMPT_ROLES", "role with spaces", "role names or role ARNs"),
             (
                 "EXEMPT_ROLES",
@@ -434,6 +464,35 @@ mod tests {
                 "{message:?} must say it accepts {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn allowlist_entries_are_names_paths_or_aws_managed_arns() {
+        // Given a name, a name with its path and AWS-managed ARNs (any partition)
+        let c = config(&[
+            ("SNS_TOPIC_ARN", TOPIC),
+            ("AWS_REGION", "us-east-1"),
+            (
+                "ALLOWED_POLICIES",
+                "AmazonEKSWorkerNodePolicy, service-role/AmazonEFSCSIDriverPolicy,\
+                 arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy,\
+                 arn:aws-cn:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+            ),
+            ("ADDON_POLICIES", "deny"),
+        ])
+        .expect("valid");
+        // Then ARNs are stored as their path and name
+        assert_eq!(
+            c.allowed_policies.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec![
+                "AmazonEC2ContainerRegistryReadOnly",
+                "AmazonEKSWorkerNodePolicy",
+                "service-role/AmazonEBSCSIDriverPolicy",
+                "service-role/AmazonEFSCSIDriverPolicy",
+            ]
+        );
+        assert_eq!(c.addon_policies, AddonPolicy::Deny);
+        assert_eq!(c.cni_policy, AddonPolicy::KeepIfNeeded);
     }
 
     #[test]

@@ -256,33 +256,3 @@ impl IndexCache {
         }
     }
 }
-
-/// Per-cluster facts (such as how `aws-node` gets credentials), reused for `ttl`.
-pub struct ClusterFacts<V> {
-    ttl: Duration,
-    facts: std::sync::Mutex<BTreeMap<(String, String), (Instant, V)>>,
-}
-
-impl<V: Clone> ClusterFacts<V> {
-    pub fn new(ttl: Duration) -> Self {
-        ClusterFacts {
-            ttl,
-            facts: std::sync::Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    pub fn get(&self, region: &str, cluster: &str) -> Option<V> {
-        let facts = self.facts.lock().ok()?;
-        let (at, value) = facts.get(&(region.to_owned(), cluster.to_owned()))?;
-        (at.elapsed() < self.ttl).then(|| value.clone())
-    }
-
-    pub fn put(&self, region: &str, cluster: &str, value: V) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut facts) = self.facts.lock() {
-            facts.insert((region.to_owned(), cluster.to_owned()), (Instant::now(), value));
-        }
-    }
-}

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use crate::addons::{KnownAddon, VPC_CNI};
 use crate::metrics;
 use crate::ports::{
-    AccessEntry, AttachedPolicy, AwsError, AwsResult, Change, CniCredentials, Eks, ErrorKind, Iam, Nodegroup,
+    AccessEntry, AddonCredentials, AttachedPolicy, AwsError, AwsResult, Change, Eks, ErrorKind, Iam, Nodegroup,
     Notification, Notifier, Role,
 };
 
@@ -178,7 +179,8 @@ pub struct FakeCluster {
     pub name: String,
     pub nodegroups: Vec<(String, String)>,
     pub access_entries: Vec<(String, String)>,
-    pub cni: AwsResult<CniCredentials>,
+    /// By add-on name; absent: `aws-node` on the node role, any other add-on not installed.
+    pub addons: HashMap<&'static str, AwsResult<AddonCredentials>>,
 }
 
 impl FakeCluster {
@@ -188,7 +190,7 @@ impl FakeCluster {
             name: name.to_owned(),
             nodegroups: Vec::new(),
             access_entries: Vec::new(),
-            cni: Ok(CniCredentials::NodeRole),
+            addons: HashMap::new(),
         }
     }
 
@@ -202,8 +204,12 @@ impl FakeCluster {
         self
     }
 
-    pub fn cni(mut self, cni: AwsResult<CniCredentials>) -> Self {
-        self.cni = cni;
+    pub fn cni(self, cni: AwsResult<AddonCredentials>) -> Self {
+        self.addon(VPC_CNI.name, cni)
+    }
+
+    pub fn addon(mut self, name: &'static str, credentials: AwsResult<AddonCredentials>) -> Self {
+        self.addons.insert(name, credentials);
         self
     }
 }
@@ -279,11 +285,16 @@ impl Eks for FakeEks {
         }))
     }
 
-    async fn cni_credentials(&self, region: &str, cluster: &str) -> AwsResult<CniCredentials> {
+    async fn addon_credentials(&self, region: &str, cluster: &str, addon: &KnownAddon) -> AwsResult<AddonCredentials> {
         metrics::record("eks", "DescribeAddon");
+        let default = if addon.always_runs {
+            AddonCredentials::NodeRole
+        } else {
+            AddonCredentials::NotInstalled
+        };
         self.cluster(region, cluster)
-            .map(|c| c.cni.clone())
-            .unwrap_or(Ok(CniCredentials::NodeRole))
+            .and_then(|c| c.addons.get(addon.name).cloned())
+            .unwrap_or(Ok(default))
     }
 }
 

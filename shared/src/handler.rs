@@ -1,6 +1,5 @@
 //! The use case: event in, Report out. Decides with the pure core, acts through the ports.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::future::{join_all, try_join_all};
@@ -8,25 +7,24 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
-use crate::config::{CNI_POLICY_NAME, CniPolicy, Config};
-use crate::discovery::{ClusterFacts, IndexCache, IndexSource, NodeBinding, Scan, scan};
+use crate::addons::{self, AddonFacts};
+use crate::config::Config;
+use crate::discovery::{IndexCache, IndexSource, NodeBinding, Scan, scan};
 use crate::iam_arn;
 use crate::metrics;
+use crate::migration;
 use crate::notify;
 use crate::policy::{self, NodeTrust};
-use crate::ports::{AwsError, CniCredentials, Eks, Iam, Notifier};
+use crate::ports::{AwsError, Eks, Iam, Notifier};
 use crate::remediate::remediate;
 use crate::report::{EventSummary, NotificationStatus, Outcome, Report, RoleRef};
-use crate::rules::{Allowlist, CniNeed, InlinePolicy, RoleState};
+use crate::rules::{Allowlist, InlinePolicy, RoleState};
 use crate::trigger::{self, Event, NotAnEvent, Trigger};
 
 /// Node roles checked at once during a sweep.
 const SWEEP_CONCURRENCY: usize = 4;
-/// Lifetime of the per-sweep cluster facts: longer than any sweep runs.
+/// Lifetime of the per-sweep add-on facts: longer than any sweep runs.
 const SWEEP_FACTS_TTL: std::time::Duration = std::time::Duration::from_secs(900);
-
-/// How each cluster's `aws-node` gets credentials; permanent errors are remembered too.
-type CniFacts = ClusterFacts<Result<CniCredentials, AwsError>>;
 
 /// Who the function is: its account, partition and, when it runs as an assumed role, that role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +82,9 @@ pub struct Remediator<I, E, N> {
     eks: E,
     notifier: N,
     index: IndexCache,
-    /// Each cluster's CNI answer, reused across warm invocations for `INDEX_TTL_SECONDS`.
-    cni: CniFacts,
+    /// How each cluster's add-ons get credentials, reused across warm invocations for
+    /// `INDEX_TTL_SECONDS`.
+    addon_facts: AddonFacts,
 }
 
 /// A finished invocation: the report always, and an error when a retry could help.
@@ -117,7 +116,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
     pub fn new(config: Config, identity: Identity, iam: I, eks: E, notifier: N) -> Self {
         Remediator {
             index: IndexCache::new(config.index_ttl),
-            cni: ClusterFacts::new(config.index_ttl),
+            addon_facts: AddonFacts::new(config.index_ttl),
             config,
             identity,
             iam,
@@ -233,7 +232,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
     /// Checks one role, acts per mode, notifies when there is something to say.
     async fn check_and_notify(&self, mut report: Report, role_name: &str, confirmed: Option<NodeBinding>) -> Handled {
         let stop = self
-            .check_role(&mut report, role_name, confirmed, None, &self.cni)
+            .check_role(&mut report, role_name, confirmed, None, &self.addon_facts)
             .await;
         let mut report = match stop {
             Ok(()) => report,
@@ -253,7 +252,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         role_name: &str,
         confirmed: Option<NodeBinding>,
         known: Option<(&str, Vec<NodeBinding>)>,
-        cni_facts: &CniFacts,
+        addon_facts: &AddonFacts,
     ) -> Result<(), Stop> {
         report.role = Some(RoleRef {
             name: role_name.to_owned(),
@@ -323,12 +322,11 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             }
             Err(e) => return Err(Stop::from_aws("reading the role's policies", e)),
         };
-        let cni_need = self.cni_need(&state, &report.nodegroups, cni_facts).await;
-        let evaluation = Allowlist {
-            allowed: &self.config.allowed_policies,
-            cni: self.config.cni_policy,
-        }
-        .evaluate(&state, &cni_need);
+        let allowlist = Allowlist::from_config(&self.config);
+        let to_check = allowlist.addons_to_check(&state);
+        let needs = addons::needs(&self.eks, addon_facts, &to_check, &report.nodegroups).await;
+        let evaluation = allowlist.evaluate(&state, &needs);
+        report.migrations = migration::plan(&state.arn, &evaluation, &report.nodegroups);
         report.kept = evaluation.kept;
         report.violations = evaluation.violations;
         if report.violations.is_empty() {
@@ -405,39 +403,6 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         }))
     }
 
-    /// Whether any cluster this role serves still runs `aws-node` on the node role.
-    async fn cni_need(&self, state: &RoleState, bindings: &[NodeBinding], facts: &CniFacts) -> CniNeed {
-        let cni_arn = iam_arn::aws_managed_policy_arn(iam_arn::partition(&state.arn).unwrap_or("aws"), CNI_POLICY_NAME);
-        if self.config.cni_policy != CniPolicy::KeepIfNeeded || !state.attached.iter().any(|p| p.arn == cni_arn) {
-            return CniNeed::NotNeeded;
-        }
-        let clusters: BTreeSet<(&str, &str)> = bindings.iter().map(|b| (b.region(), b.cluster())).collect();
-        let checks = join_all(clusters.iter().map(|(region, cluster)| async move {
-            if let Some(known) = facts.get(region, cluster) {
-                return known;
-            }
-            let found = self.eks.cni_credentials(region, cluster).await;
-            if !found.as_ref().is_err_and(AwsError::is_transient) {
-                facts.put(region, cluster, found.clone());
-            }
-            found
-        }))
-        .await;
-        let mut needed = Vec::new();
-        for ((region, cluster), check) in clusters.iter().zip(checks) {
-            match check {
-                Ok(CniCredentials::NodeRole) => needed.push(format!("{cluster} ({region})")),
-                Ok(_) => {}
-                Err(e) => return CniNeed::Unknown { reason: e.to_string() },
-            }
-        }
-        if needed.is_empty() {
-            CniNeed::NotNeeded
-        } else {
-            CniNeed::Needed { clusters: needed }
-        }
-    }
-
     /// Publishes the report if it calls for it. Returns a transient publish failure, if any.
     async fn notify(&self, report: &mut Report) -> Option<(String, AwsError)> {
         if !report.outcome.notifies() && report.outcome != Outcome::SweepCompleted {
@@ -476,30 +441,14 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         report.index = Some(IndexSource::Scanned);
         report.warnings.extend(scan.skipped.iter().cloned());
 
-        // Each cluster's CNI answer once for the whole sweep, not once per role (whatever
-        // INDEX_TTL_SECONDS is): asked up front, concurrently, only when it can matter.
-        let cni_facts = CniFacts::new(SWEEP_FACTS_TTL);
-        if self.config.cni_policy == CniPolicy::KeepIfNeeded {
-            let clusters: BTreeSet<(String, String)> = scan
-                .index
-                .role_arns()
-                .flat_map(|arn| scan.index.bindings(arn))
-                .map(|b| (b.region().to_owned(), b.cluster().to_owned()))
-                .collect();
-            join_all(clusters.iter().map(|(region, cluster)| async {
-                let found = self.eks.cni_credentials(region, cluster).await;
-                if !found.as_ref().is_err_and(AwsError::is_transient) {
-                    cni_facts.put(region, cluster, found.clone());
-                    self.cni.put(region, cluster, found);
-                }
-            }))
-            .await;
-        }
+        // Each cluster's add-on answers once for the whole sweep, not once per role (whatever
+        // INDEX_TTL_SECONDS is): roles asking the same question wait for one call.
+        let addon_facts = AddonFacts::new(SWEEP_FACTS_TTL);
         let limit = Semaphore::new(SWEEP_CONCURRENCY);
         let roles = join_all(
             scan.index
                 .role_arns()
-                .map(|arn| async { self.sweep_role(&scan, arn, &report, &limit, &cni_facts).await }),
+                .map(|arn| async { self.sweep_role(&scan, arn, &report, &limit, &addon_facts).await }),
         )
         .await;
         let mut transient = None;
@@ -526,7 +475,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         arn: &str,
         parent: &Report,
         limit: &Semaphore,
-        cni_facts: &CniFacts,
+        addon_facts: &AddonFacts,
     ) -> (Report, Option<(String, AwsError)>) {
         let _permit = limit.acquire().await.ok();
         let mut report = Report::new(parent.mode, parent.account.clone(), parent.event.clone());
@@ -537,7 +486,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             );
         };
         let known = Some((arn, scan.index.bindings(arn)));
-        let stop = self.check_role(&mut report, name, None, known, cni_facts).await;
+        let stop = self.check_role(&mut report, name, None, known, addon_facts).await;
         let mut report = match stop {
             Ok(()) => report,
             Err(Stop::Outcome(outcome, reason)) => report.finish(outcome, reason),

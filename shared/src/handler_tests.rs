@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fakes::*;
-use crate::ports::ErrorKind;
+use crate::ports::{AddonCredentials, ErrorKind};
 
 const ADMIN: &str = "AdministratorAccess";
 const NODE: &[&str] = &[
@@ -120,15 +120,15 @@ async fn hybrid_node_roles_trust_ssm_and_are_found_through_hybrid_entries() {
 async fn cni_policy_stays_while_any_served_cluster_needs_it() {
     let cases = [
         // (cluster CNI credentials, CNI_POLICY, CNI policy still attached afterwards)
-        (vec![Ok(CniCredentials::NodeRole)], "keep-if-needed", true),
+        (vec![Ok(AddonCredentials::NodeRole)], "keep-if-needed", true),
         (
-            vec![Ok(CniCredentials::AddonServiceAccountRole)],
+            vec![Ok(AddonCredentials::AddonServiceAccountRole)],
             "keep-if-needed",
             false,
         ),
-        (vec![Ok(CniCredentials::PodIdentity)], "keep-if-needed", false),
+        (vec![Ok(AddonCredentials::PodIdentity)], "keep-if-needed", false),
         (
-            vec![Ok(CniCredentials::PodIdentity), Ok(CniCredentials::NodeRole)],
+            vec![Ok(AddonCredentials::PodIdentity), Ok(AddonCredentials::NodeRole)],
             "keep-if-needed",
             true,
         ),
@@ -141,8 +141,8 @@ async fn cni_policy_stays_while_any_served_cluster_needs_it() {
             "keep-if-needed",
             true,
         ),
-        (vec![Ok(CniCredentials::AddonServiceAccountRole)], "keep", true),
-        (vec![Ok(CniCredentials::NodeRole)], "deny", false),
+        (vec![Ok(AddonCredentials::AddonServiceAccountRole)], "keep", true),
+        (vec![Ok(AddonCredentials::NodeRole)], "deny", false),
     ];
     for (credentials, mode, kept) in cases {
         let iam = with_node(FakeIam::default(), "node", &[]);
@@ -182,6 +182,116 @@ async fn cni_policy_stays_while_any_served_cluster_needs_it() {
         }
         // the worker and ECR policies always stay
         assert!(has(&attached, "AmazonEKSWorkerNodePolicy") && has(&attached, "AmazonEC2ContainerRegistryReadOnly"));
+    }
+}
+
+#[tokio::test]
+async fn add_on_policies_stay_only_while_the_add_on_runs_on_the_node_role() {
+    use crate::addons::{KNOWN_ADDONS, VPC_CNI};
+    for addon in KNOWN_ADDONS.iter().filter(|a| a.name != VPC_CNI.name) {
+        let denied = error("eks:DescribeAddon", ErrorKind::Denied, "AccessDeniedException");
+        let cases = [
+            // (the add-on's credentials in the one cluster, policy still attached afterwards)
+            (Ok(AddonCredentials::NodeRole), true),
+            (Ok(AddonCredentials::AddonServiceAccountRole), false),
+            (Ok(AddonCredentials::PodIdentity), false),
+            (Ok(AddonCredentials::NotInstalled), false),
+            (Err(denied), true),
+        ];
+        for (credentials, stays) in cases {
+            // Given a node role carrying the add-on's policy (under its AWS-managed path)
+            let iam = with_node(FakeIam::default(), "node", addon.policies);
+            let cluster = FakeCluster::new("us-east-1", "prod")
+                .nodegroup("ng", "node")
+                .addon(addon.name, credentials.clone());
+            let guard = guard(iam, vec![cluster], &[]);
+            // When an attach event arrives in enforce mode
+            let report = guard.handle(&attach("node")).await.expect("report");
+            // Then the policy stays exactly while the add-on still runs on the node role
+            let attached = guard.iam.attached("node");
+            for policy in addon.policies.iter().map(|p| crate::iam_arn::policy_name_from_arn(p)) {
+                assert_eq!(
+                    has(&attached, policy),
+                    stays,
+                    "{} {credentials:?}: {report:?}",
+                    addon.name
+                );
+            }
+            let policy = crate::iam_arn::policy_name_from_arn(addon.policies[0]);
+            if stays {
+                let kept = report.kept.iter().find(|k| k.policy_name == policy).expect("kept");
+                let why = if credentials.is_ok() {
+                    addon.component
+                } else {
+                    "could not be checked"
+                };
+                assert!(kept.reason.contains(why), "{}", kept.reason);
+                assert_eq!(kept.used_by.as_ref().and_then(|u| u.addon), Some(addon.name));
+                // and the notification says why, with the commands that move an add-on known to
+                // run on the node role (none for one that could not be checked)
+                let text = crate::notify::text(&report);
+                assert!(text.contains(&kept.reason), "{text}");
+                assert_eq!(kept.addon_needs_it, credentials.is_ok());
+                let migration = report.migrations.iter().find(|m| m.component == addon.component);
+                assert_eq!(migration.is_some(), credentials.is_ok(), "{:?}", report.migrations);
+                if let Some(migration) = migration {
+                    assert!(migration.commands.iter().any(|c| c.contains(addon.service_accounts[0])));
+                    assert!(text.contains(&migration.commands[0]), "{text}");
+                }
+            } else {
+                let violation = report.violations.iter().find(|v| v.policy_name() == policy);
+                let violation = violation.expect("a violation");
+                assert_eq!(violation.used_by().and_then(|u| u.addon), Some(addon.name));
+            }
+            // the CNI policy is judged on its own (aws-node runs on the node role here)
+            assert!(has(&attached, "AmazonEKS_CNI_Policy"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn addon_policies_deny_and_the_allowlist_decide_without_asking_eks() {
+    let ebs = "service-role/AmazonEBSCSIDriverPolicy";
+    for (vars, stays) in [
+        (vec![("ADDON_POLICIES", "deny")], false),
+        (vec![("ADDON_POLICIES", "keep")], true),
+        // allowlisted by name (whatever its path), by path and name, or by ARN
+        (
+            vec![(
+                "ALLOWED_POLICIES",
+                "AmazonEKSWorkerNodePolicy,AmazonEC2ContainerRegistryReadOnly,AmazonEBSCSIDriverPolicy",
+            )],
+            true,
+        ),
+        (
+            vec![(
+                "ALLOWED_POLICIES",
+                "AmazonEKSWorkerNodePolicy,service-role/AmazonEBSCSIDriverPolicy",
+            )],
+            true,
+        ),
+        (
+            vec![(
+                "ALLOWED_POLICIES",
+                "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+            )],
+            true,
+        ),
+    ] {
+        let iam = with_node(FakeIam::default(), "node", &[ebs]);
+        let cluster = FakeCluster::new("us-east-1", "prod")
+            .nodegroup("ng", "node")
+            .addon("aws-ebs-csi-driver", Ok(AddonCredentials::NodeRole))
+            .cni(Ok(AddonCredentials::PodIdentity));
+        let guard = guard(iam, vec![cluster], &vars);
+        let report = guard.handle(&attach("node")).await.expect("report");
+        assert_eq!(
+            has(&guard.iam.attached("node"), "AmazonEBSCSIDriverPolicy"),
+            stays,
+            "{vars:?}: {report:?}"
+        );
+        // only the CNI question went to EKS
+        assert_eq!(report.api_calls.get("eks:DescribeAddon"), Some(&1), "{vars:?}");
     }
 }
 

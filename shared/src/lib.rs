@@ -1,10 +1,13 @@
 //! `noderole`: everything that decides and acts for eks-node-role-guard.
 //!
 //! Data flow: [`trigger`] parses the EventBridge event, [`discovery`] finds whether the role
-//! backs EKS nodes, [`rules`] judges its policies, [`remediate`] acts per mode, [`notify`]
-//! builds the SNS message and [`report`] is what the handler returns. [`handler`] ties them
+//! backs EKS nodes, [`addons`] whether its clusters' add-ons still run on it, [`rules`] judges
+//! its policies (with [`usage`] saying what each is probably for), [`remediate`] acts per mode,
+//! [`migration`] writes the commands that move workloads to Pod Identity, [`notify`] builds the
+//! SNS message and [`report`] is what the handler returns. [`handler`] ties them
 //! together over the [`ports`]; [`aws`] implements the ports with the SDK.
 
+pub mod addons;
 pub mod aws;
 pub mod config;
 pub mod discovery;
@@ -13,6 +16,7 @@ mod fakes;
 pub mod handler;
 pub mod iam_arn;
 pub mod metrics;
+pub mod migration;
 pub mod notify;
 pub mod policy;
 pub mod ports;
@@ -20,6 +24,7 @@ pub mod remediate;
 pub mod report;
 pub mod rules;
 pub mod trigger;
+pub mod usage;
 
 pub use config::{Config, ConfigError, Mode};
 pub use handler::{HandlerError, Identity, Remediator};

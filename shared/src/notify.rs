@@ -8,6 +8,7 @@ use crate::discovery::NodeBinding;
 use crate::ports::Notification;
 use crate::report::{ActionKind, ActionResult, Outcome, Report};
 use crate::rules::Violation;
+use crate::usage::Usage;
 
 /// SNS subjects must be under 100 characters.
 const SUBJECT_MAX: usize = 99;
@@ -94,6 +95,12 @@ pub fn subject(report: &Report) -> String {
     short
 }
 
+fn write_usage(out: &mut String, usage: Option<&Usage>) {
+    if let Some(usage) = usage {
+        let _ = writeln!(out, "      probably for {}: {}", usage.component, usage.evidence);
+    }
+}
+
 /// The readable message for people.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
@@ -150,6 +157,7 @@ pub fn text(report: &Report) -> String {
                     )
                 }
             };
+            write_usage(&mut out, v.used_by());
         }
     }
     if !report.actions.is_empty() {
@@ -180,6 +188,26 @@ pub fn text(report: &Report) -> String {
         out.push_str("\nKept:\n");
         for k in &report.kept {
             let _ = writeln!(out, "  - {}: {}", k.policy_name, k.reason);
+            write_usage(&mut out, k.used_by.as_ref());
+        }
+    }
+    if !report.migrations.is_empty() {
+        out.push_str("\nMoving these workloads off the node role (EKS Pod Identity; run in order):\n");
+        for m in &report.migrations {
+            let _ = writeln!(
+                out,
+                "  {} ({}/{}) -> role {}:",
+                m.component,
+                m.namespace,
+                m.service_accounts.join(", "),
+                m.role_name
+            );
+            for command in &m.commands {
+                let _ = writeln!(out, "    {command}");
+            }
+            for note in &m.notes {
+                let _ = writeln!(out, "    note: {note}");
+            }
         }
     }
     if !report.deleted_inline_policies.is_empty() {

@@ -5,6 +5,8 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use crate::addons::KnownAddon;
+
 /// An AWS call that failed, already classified by the adapter that made it.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{operation} failed ({}): {message}", kind.as_str())]
@@ -107,16 +109,29 @@ impl AccessEntry {
     }
 }
 
-/// Whether the VPC CNI (`aws-node`) of a cluster has an IAM role of its own.
+/// How an add-on in one cluster gets its AWS credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CniCredentials {
-    /// The `vpc-cni` add-on has a `serviceAccountRoleArn` (IRSA).
+pub enum AddonCredentials {
+    /// Not installed as an EKS add-on (and not one that runs regardless).
+    NotInstalled,
+    /// The add-on has a `serviceAccountRoleArn` (IRSA).
     AddonServiceAccountRole,
-    /// A Pod Identity association exists for `kube-system/aws-node`.
+    /// Every service account of the add-on has an EKS Pod Identity association.
     PodIdentity,
-    /// Neither: `aws-node` uses the node role.
+    /// Neither: the add-on uses the node role.
     NodeRole,
+}
+
+impl AddonCredentials {
+    pub fn describe(self) -> &'static str {
+        match self {
+            AddonCredentials::NotInstalled => "not installed as an EKS add-on",
+            AddonCredentials::AddonServiceAccountRole => "has its own role (IRSA)",
+            AddonCredentials::PodIdentity => "has its own role (EKS Pod Identity)",
+            AddonCredentials::NodeRole => "runs on the node role",
+        }
+    }
 }
 
 /// EKS, per region.
@@ -144,7 +159,14 @@ pub trait Eks: Send + Sync {
         cluster: &str,
         principal_arn: &str,
     ) -> impl Future<Output = AwsResult<Option<AccessEntry>>> + Send;
-    fn cni_credentials(&self, region: &str, cluster: &str) -> impl Future<Output = AwsResult<CniCredentials>> + Send;
+    /// How `addon` gets its credentials in the cluster: `DescribeAddon`, then Pod Identity
+    /// associations of its service accounts.
+    fn addon_credentials(
+        &self,
+        region: &str,
+        cluster: &str,
+        addon: &KnownAddon,
+    ) -> impl Future<Output = AwsResult<AddonCredentials>> + Send;
 }
 
 /// A message ready for the security team's topic.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::config::Mode;
 use crate::discovery::{IndexSource, NodeBinding};
+use crate::migration::Migration;
 use crate::ports::ErrorKind;
 use crate::rules::{Kept, Violation};
 
@@ -151,6 +152,9 @@ pub struct Report {
     pub actions: Vec<ActionRecord>,
     /// Inline policies deleted by this invocation, with their documents and restore commands.
     pub deleted_inline_policies: Vec<InlineBackup>,
+    /// How to move the workloads these policies serve to their own credentials (EKS Pod Identity).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<Migration>,
     /// Discovery caveats: what could not be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -180,6 +184,7 @@ impl Report {
             kept: Vec::new(),
             actions: Vec::new(),
             deleted_inline_policies: Vec::new(),
+            migrations: Vec::new(),
             warnings: Vec::new(),
             index: None,
             api_calls: BTreeMap::new(),

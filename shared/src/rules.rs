@@ -4,9 +4,11 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::config::{CNI_POLICY_NAME, CniPolicy};
+use crate::addons::{self, AddonNeed, AddonNeeds, KnownAddon};
+use crate::config::{AddonPolicy, Config};
 use crate::iam_arn;
 use crate::ports::AttachedPolicy;
+use crate::usage::{self, Usage};
 
 /// Policies that let nodes join a cluster, least privileged first.
 const WORKER_NODE_POLICIES: &[&str] = &["AmazonEKSWorkerNodeMinimalPolicy", "AmazonEKSWorkerNodePolicy"];
@@ -34,15 +36,10 @@ pub struct RoleState {
     pub inline: Vec<InlinePolicy>,
 }
 
-/// Whether the clusters a role serves still rely on it for the VPC CNI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CniNeed {
-    /// These clusters' `aws-node` has no role of its own.
-    Needed { clusters: Vec<String> },
-    /// Every cluster the role serves gives `aws-node` its own role.
-    NotNeeded,
-    /// Could not tell (API missing, denied or failed): treated as needed.
-    Unknown { reason: String },
+impl RoleState {
+    pub fn partition(&self) -> &str {
+        iam_arn::partition(&self.arn).unwrap_or("aws")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,11 +49,16 @@ pub enum Violation {
         policy_name: String,
         policy_arn: String,
         reason: String,
+        /// What the policy is probably for, when it can be told.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        used_by: Option<Usage>,
     },
     InlinePolicy {
         policy_name: String,
         /// The document, URL-decoded; `None` if it could not be read.
         document: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        used_by: Option<Usage>,
     },
 }
 
@@ -64,6 +66,12 @@ impl Violation {
     pub fn policy_name(&self) -> &str {
         match self {
             Violation::ManagedPolicy { policy_name, .. } | Violation::InlinePolicy { policy_name, .. } => policy_name,
+        }
+    }
+
+    pub fn used_by(&self) -> Option<&Usage> {
+        match self {
+            Violation::ManagedPolicy { used_by, .. } | Violation::InlinePolicy { used_by, .. } => used_by.as_ref(),
         }
     }
 }
@@ -74,6 +82,12 @@ pub struct Kept {
     pub policy_name: String,
     pub policy_arn: String,
     pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<Usage>,
+    /// Kept only because an add-on installed in a cluster the role serves still runs on the
+    /// node role.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub addon_needs_it: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -85,33 +99,96 @@ pub struct Evaluation {
 /// The allowlist, bound to one deployment's configuration.
 #[derive(Debug, Clone)]
 pub struct Allowlist<'a> {
+    /// Policy names (any AWS-managed path) or path/name pairs; see `ALLOWED_POLICIES`.
     pub allowed: &'a BTreeSet<String>,
-    pub cni: CniPolicy,
+    /// `CNI_POLICY`.
+    pub cni: AddonPolicy,
+    /// `ADDON_POLICIES`.
+    pub addons: AddonPolicy,
 }
 
-impl Allowlist<'_> {
+impl<'a> Allowlist<'a> {
+    pub fn from_config(config: &'a Config) -> Self {
+        Allowlist {
+            allowed: &config.allowed_policies,
+            cni: config.cni_policy,
+            addons: config.addon_policies,
+        }
+    }
+
+    /// Whether `policy_arn` is an AWS-managed policy of `partition` that the allowlist names,
+    /// by its name under any path or by its path and name.
+    pub fn allows(&self, partition: &str, policy_arn: &str) -> bool {
+        let Some(resource) = policy_arn.strip_prefix(&iam_arn::aws_managed_policy_arn(partition, "")) else {
+            return false;
+        };
+        let name = resource.rsplit('/').next().unwrap_or(resource);
+        self.allowed.iter().any(|entry| {
+            if entry.contains('/') {
+                entry == resource
+            } else {
+                entry == name
+            }
+        })
+    }
+
+    fn setting(&self, addon: &KnownAddon) -> (AddonPolicy, &'static str) {
+        if addon.name == addons::VPC_CNI.name {
+            (self.cni, "CNI_POLICY")
+        } else {
+            (self.addons, "ADDON_POLICIES")
+        }
+    }
+
+    /// The known add-ons on the role whose need decides their verdict: the ones to ask EKS about.
+    pub fn addons_to_check(&self, role: &RoleState) -> Vec<&'static KnownAddon> {
+        let partition = role.partition();
+        let mut found: Vec<&'static KnownAddon> = role
+            .attached
+            .iter()
+            .filter_map(|p| addons::by_policy_arn(partition, &p.arn).filter(|a| self.decides(a, partition, &p.arn)))
+            .filter(|addon| self.setting(addon).0 == AddonPolicy::KeepIfNeeded)
+            .collect();
+        found.dedup_by_key(|a| a.name);
+        found
+    }
+
+    /// The CNI policy is governed by `CNI_POLICY` alone; another add-on's policy by
+    /// `ADDON_POLICIES` unless the allowlist already keeps it.
+    fn decides(&self, addon: &KnownAddon, partition: &str, policy_arn: &str) -> bool {
+        addon.name == addons::VPC_CNI.name || !self.allows(partition, policy_arn)
+    }
+
     /// Judges every policy on the role.
-    pub fn evaluate(&self, role: &RoleState, cni_need: &CniNeed) -> Evaluation {
-        let partition = iam_arn::partition(&role.arn).unwrap_or("aws");
+    pub fn evaluate(&self, role: &RoleState, needs: &AddonNeeds) -> Evaluation {
+        let partition = role.partition();
         let aws_managed = |name: &str| iam_arn::aws_managed_policy_arn(partition, name);
 
         let mut evaluation = Evaluation::default();
         for policy in &role.attached {
-            let verdict = if policy.arn == aws_managed(CNI_POLICY_NAME) {
-                self.cni_verdict(cni_need)
-            } else if self.allowed.iter().any(|name| policy.arn == aws_managed(name)) {
-                Ok("allowlisted".to_owned())
-            } else if policy.arn.contains(":iam::aws:policy/") {
-                Err("AWS-managed policy not in the allowlist".to_owned())
-            } else {
-                Err("customer-managed policy: only allowlisted AWS-managed policies may stay".to_owned())
+            let addon = addons::by_policy_arn(partition, &policy.arn);
+            let verdict = match addon {
+                Some(addon) if self.decides(addon, partition, &policy.arn) => self.addon_verdict(addon, needs),
+                _ if self.allows(partition, &policy.arn) => Ok(("allowlisted".to_owned(), false)),
+                _ if policy.arn.contains(":iam::aws:policy/") => {
+                    Err("AWS-managed policy not in the allowlist".to_owned())
+                }
+                _ => Err("customer-managed policy: only allowlisted AWS-managed policies may stay".to_owned()),
             };
+            let used_by = usage::of_managed(partition, &policy.arn);
             match verdict {
-                Ok(reason) => evaluation.kept.push(kept(policy, reason)),
+                Ok((reason, addon_needs_it)) => evaluation.kept.push(Kept {
+                    policy_name: policy.name.clone(),
+                    policy_arn: policy.arn.clone(),
+                    reason,
+                    used_by,
+                    addon_needs_it,
+                }),
                 Err(reason) => evaluation.violations.push(Violation::ManagedPolicy {
                     policy_name: policy.name.clone(),
                     policy_arn: policy.arn.clone(),
                     reason,
+                    used_by,
                 }),
             }
         }
@@ -119,6 +196,7 @@ impl Allowlist<'_> {
             evaluation.violations.push(Violation::InlinePolicy {
                 policy_name: policy.name.clone(),
                 document: policy.document.clone(),
+                used_by: usage::of_inline(&policy.name, policy.document.as_deref()),
             });
         }
 
@@ -127,22 +205,32 @@ impl Allowlist<'_> {
         evaluation
     }
 
-    fn cni_verdict(&self, need: &CniNeed) -> Result<String, String> {
-        match (self.cni, need) {
-            (CniPolicy::Keep, _) => Ok("CNI policy kept (CNI_POLICY=keep)".to_owned()),
-            (CniPolicy::Deny, _) => {
-                Err("CNI policy denied (CNI_POLICY=deny): aws-node must use its own role".to_owned())
-            }
-            (CniPolicy::KeepIfNeeded, CniNeed::Needed { clusters }) => Ok(format!(
-                "aws-node has no IAM role of its own in cluster(s) {}: the node role still provides pod networking",
+    /// Kept (with the reason, and whether because the add-on needs it) or a violation's reason.
+    fn addon_verdict(&self, addon: &KnownAddon, needs: &AddonNeeds) -> Result<(String, bool), String> {
+        let (setting, variable) = self.setting(addon);
+        let component = addon.component;
+        let needed = |reason: String| Ok((reason, true));
+        match (setting, needs.get(addon)) {
+            (AddonPolicy::Keep, _) => Ok((format!("{component} policy kept ({variable}=keep)"), false)),
+            (AddonPolicy::Deny, _) => Err(format!(
+                "{component} policy denied ({variable}=deny): the add-on must use its own role"
+            )),
+            (AddonPolicy::KeepIfNeeded, Some(AddonNeed::Needed { clusters })) => needed(format!(
+                "{component} has no IAM role of its own (neither IRSA nor EKS Pod Identity for {}/{}) in \
+                 cluster(s) {}: it still gets its credentials from the node role",
+                addon.namespace,
+                addon.service_accounts.join(", "),
                 clusters.join(", ")
             )),
-            (CniPolicy::KeepIfNeeded, CniNeed::Unknown { reason }) => {
-                Ok(format!("kept because its need could not be checked ({reason})"))
+            // kept for safety, but not known to be in use: no migration is planned for it
+            (AddonPolicy::KeepIfNeeded, Some(AddonNeed::Unknown { reason })) => {
+                Ok((format!("kept because its need could not be checked ({reason})"), false))
             }
-            (CniPolicy::KeepIfNeeded, CniNeed::NotNeeded) => {
-                Err("aws-node has its own role (IRSA or Pod Identity) in every cluster this role serves".to_owned())
-            }
+            (AddonPolicy::KeepIfNeeded, None) => Ok(("kept because its need was not checked".to_owned(), false)),
+            (AddonPolicy::KeepIfNeeded, Some(AddonNeed::NotNeeded { clusters })) => Err(format!(
+                "{component} no longer needs the node role in any cluster this role serves: {}",
+                clusters.join("; ")
+            )),
         }
     }
 }
@@ -166,6 +254,7 @@ fn keep_last_of(evaluation: &mut Evaluation, kind: &[&str], aws_managed: &dyn Fn
         policy_name,
         policy_arn,
         reason,
+        used_by,
     } = evaluation.violations.remove(position)
     {
         evaluation.kept.push(Kept {
@@ -174,22 +263,17 @@ fn keep_last_of(evaluation: &mut Evaluation, kind: &[&str], aws_managed: &dyn Fn
             reason: format!(
                 "last {label} policy on the role, kept so nodes keep working (would otherwise be removed: {reason})"
             ),
+            used_by,
+            addon_needs_it: false,
         });
-    }
-}
-
-fn kept(policy: &AttachedPolicy, reason: String) -> Kept {
-    Kept {
-        policy_name: policy.name.clone(),
-        policy_arn: policy.arn.clone(),
-        reason,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_ALLOWED_POLICIES;
+    use crate::addons::VPC_CNI;
+    use crate::config::{CNI_POLICY_NAME, DEFAULT_ALLOWED_POLICIES};
 
     fn managed(partition: &str, name: &str) -> AttachedPolicy {
         AttachedPolicy {
@@ -220,6 +304,24 @@ mod tests {
         }
     }
 
+    fn cni(need: AddonNeed) -> AddonNeeds {
+        let mut needs = AddonNeeds::default();
+        needs.insert(&VPC_CNI, need);
+        needs
+    }
+
+    fn not_needed() -> AddonNeeds {
+        cni(AddonNeed::NotNeeded { clusters: vec![] })
+    }
+
+    fn rules(allowed: &BTreeSet<String>, cni: AddonPolicy) -> Allowlist<'_> {
+        Allowlist {
+            allowed,
+            cni,
+            addons: AddonPolicy::KeepIfNeeded,
+        }
+    }
+
     fn defaults() -> BTreeSet<String> {
         DEFAULT_ALLOWED_POLICIES.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -238,16 +340,16 @@ mod tests {
     #[test]
     fn verdicts_table() {
         let allowed = defaults();
-        let needed = CniNeed::Needed {
+        let needed = cni(AddonNeed::Needed {
             clusters: vec!["prod".into()],
-        };
+        });
         struct Case {
             name: &'static str,
             partition: &'static str,
             attached: Vec<AttachedPolicy>,
             inline: &'static [&'static str],
-            cni: CniPolicy,
-            need: CniNeed,
+            cni: AddonPolicy,
+            need: AddonNeeds,
             violations: &'static [&'static str],
         }
         let cases = vec![
@@ -260,7 +362,7 @@ mod tests {
                     managed("aws", CNI_POLICY_NAME),
                 ],
                 inline: &[],
-                cni: CniPolicy::KeepIfNeeded,
+                cni: AddonPolicy::KeepIfNeeded,
                 need: needed.clone(),
                 violations: &[],
             },
@@ -273,7 +375,7 @@ mod tests {
                     managed("aws", "AdministratorAccess"),
                 ],
                 inline: &[],
-                cni: CniPolicy::Keep,
+                cni: AddonPolicy::Keep,
                 need: needed.clone(),
                 violations: &["AdministratorAccess"],
             },
@@ -282,7 +384,7 @@ mod tests {
                 partition: "aws",
                 attached: vec![managed("aws", WORKER), managed("aws", ECR)],
                 inline: &["a", "b"],
-                cni: CniPolicy::Keep,
+                cni: AddonPolicy::Keep,
                 need: needed.clone(),
                 violations: &["a", "b"],
             },
@@ -291,7 +393,7 @@ mod tests {
                 partition: "aws",
                 attached: vec![managed("aws", WORKER), managed("aws", ECR), customer(WORKER)],
                 inline: &[],
-                cni: CniPolicy::Keep,
+                cni: AddonPolicy::Keep,
                 need: needed.clone(),
                 violations: &[WORKER],
             },
@@ -304,7 +406,7 @@ mod tests {
                     managed("aws-cn", "AmazonS3FullAccess"),
                 ],
                 inline: &[],
-                cni: CniPolicy::Keep,
+                cni: AddonPolicy::Keep,
                 need: needed.clone(),
                 violations: &["AmazonS3FullAccess"],
             },
@@ -317,7 +419,7 @@ mod tests {
                     managed("aws", "AmazonEKSWorkerNodeMinimalPolicy"),
                 ],
                 inline: &[],
-                cni: CniPolicy::Keep,
+                cni: AddonPolicy::Keep,
                 need: needed.clone(),
                 violations: &["AmazonEKSWorkerNodeMinimalPolicy"],
             },
@@ -330,7 +432,7 @@ mod tests {
                     managed("aws", CNI_POLICY_NAME),
                 ],
                 inline: &[],
-                cni: CniPolicy::Deny,
+                cni: AddonPolicy::Deny,
                 need: needed.clone(),
                 violations: &[CNI_POLICY_NAME],
             },
@@ -343,8 +445,8 @@ mod tests {
                     managed("aws", CNI_POLICY_NAME),
                 ],
                 inline: &[],
-                cni: CniPolicy::KeepIfNeeded,
-                need: CniNeed::NotNeeded,
+                cni: AddonPolicy::KeepIfNeeded,
+                need: not_needed(),
                 violations: &[CNI_POLICY_NAME],
             },
             Case {
@@ -356,20 +458,68 @@ mod tests {
                     managed("aws", CNI_POLICY_NAME),
                 ],
                 inline: &[],
-                cni: CniPolicy::KeepIfNeeded,
-                need: CniNeed::Unknown {
+                cni: AddonPolicy::KeepIfNeeded,
+                need: cni(AddonNeed::Unknown {
                     reason: "denied".into(),
-                },
+                }),
                 violations: &[],
             },
         ];
         for case in cases {
-            let rules = Allowlist {
-                allowed: &allowed,
-                cni: case.cni,
-            };
-            let evaluation = rules.evaluate(&role(case.partition, case.attached, case.inline), &case.need);
+            let evaluation =
+                rules(&allowed, case.cni).evaluate(&role(case.partition, case.attached, case.inline), &case.need);
             assert_eq!(violating(&evaluation), case.violations, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn allowlisted_names_match_aws_managed_policies_under_any_path_but_never_customer_ones() {
+        let allowed: BTreeSet<String> = [
+            "AmazonEBSCSIDriverPolicy",
+            "job-function/ViewOnlyAccess",
+            "AmazonEKSWorkerNodePolicy",
+        ]
+        .map(str::to_owned)
+        .into();
+        let rules = rules(&allowed, AddonPolicy::Keep);
+        let cases = [
+            (
+                "aws",
+                "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+                true,
+            ),
+            ("aws", "arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicy", true),
+            ("aws", "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess", true),
+            // a path in the entry must match exactly
+            ("aws", "arn:aws:iam::aws:policy/ViewOnlyAccess", false),
+            (
+                "aws",
+                "arn:aws:iam::123456789012:policy/service-role/AmazonEBSCSIDriverPolicy",
+                false,
+            ),
+            (
+                "aws",
+                "arn:aws:iam::123456789012:policy/AmazonEKSWorkerNodePolicy",
+                false,
+            ),
+            (
+                "aws-cn",
+                "arn:aws-cn:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+                true,
+            ),
+            (
+                "aws-cn",
+                "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+                false,
+            ),
+            (
+                "aws",
+                "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2",
+                false,
+            ),
+        ];
+        for (partition, arn, allowed) in cases {
+            assert_eq!(rules.allows(partition, arn), allowed, "{arn} in {partition}");
         }
     }
 
@@ -377,10 +527,7 @@ mod tests {
     fn never_removes_the_last_worker_or_ecr_policy() {
         // Given an allowlist that forgot the worker and ECR policies
         let allowed: BTreeSet<String> = ["AmazonEKS_CNI_Policy".to_owned()].into();
-        let rules = Allowlist {
-            allowed: &allowed,
-            cni: CniPolicy::Keep,
-        };
+        let rules = rules(&allowed, AddonPolicy::Keep);
         let state = role(
             "aws",
             vec![
@@ -392,7 +539,7 @@ mod tests {
             &[],
         );
         // When evaluated
-        let evaluation = rules.evaluate(&state, &CniNeed::NotNeeded);
+        let evaluation = rules.evaluate(&state, &not_needed());
         // Then one worker policy and the least privileged ECR policy stay, with a reason
         assert_eq!(
             violating(&evaluation),
@@ -405,10 +552,7 @@ mod tests {
     #[test]
     fn the_only_ecr_policy_stays_even_when_broad() {
         let allowed = defaults();
-        let rules = Allowlist {
-            allowed: &allowed,
-            cni: CniPolicy::Keep,
-        };
+        let rules = rules(&allowed, AddonPolicy::Keep);
         let state = role(
             "aws",
             vec![
@@ -417,7 +561,7 @@ mod tests {
             ],
             &[],
         );
-        let evaluation = rules.evaluate(&state, &CniNeed::NotNeeded);
+        let evaluation = rules.evaluate(&state, &not_needed());
         assert!(evaluation.violations.is_empty());
         assert!(kept_names(&evaluation).contains(&"AmazonEC2ContainerRegistryPowerUser"));
     }

@@ -4,7 +4,8 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_eks::Client;
 
 use super::{CountCalls, classify};
-use crate::ports::{AccessEntry, AwsResult, CniCredentials, Eks, Nodegroup};
+use crate::addons::KnownAddon;
+use crate::ports::{AccessEntry, AddonCredentials, AwsResult, Eks, Nodegroup};
 
 /// EKS clients, one per region, built once for `SCAN_REGIONS` and on demand for others.
 #[derive(Debug, Clone)]
@@ -156,12 +157,12 @@ impl Eks for EksClients {
         }
     }
 
-    async fn cni_credentials(&self, region: &str, cluster: &str) -> AwsResult<CniCredentials> {
+    async fn addon_credentials(&self, region: &str, cluster: &str, addon: &KnownAddon) -> AwsResult<AddonCredentials> {
         let client = self.client(region);
         match client
             .describe_addon()
             .cluster_name(cluster)
-            .addon_name("vpc-cni")
+            .addon_name(addon.name)
             .send()
             .await
         {
@@ -172,28 +173,37 @@ impl Eks for EksClients {
                     .and_then(|a| a.service_account_role_arn())
                     .unwrap_or_default();
                 if !role.is_empty() {
-                    return Ok(CniCredentials::AddonServiceAccountRole);
+                    return Ok(AddonCredentials::AddonServiceAccountRole);
                 }
             }
-            // Not installed as an add-on: aws-node is self-managed; Pod Identity may still apply.
+            // Not installed as an add-on. `aws-node` still runs self-managed (Pod Identity may
+            // apply); other add-ons are then not there for EKS to tell about.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                if !addon.always_runs {
+                    return Ok(AddonCredentials::NotInstalled);
+                }
+            }
             Err(e) => return Err(classify("eks:DescribeAddon", &e)),
         }
-        let associations = client
-            .list_pod_identity_associations()
-            .cluster_name(cluster)
-            .namespace("kube-system")
-            .service_account("aws-node")
-            .max_results(1)
-            .send()
-            .await
-            .map_err(|e| classify("eks:ListPodIdentityAssociations", &e))?;
-        if associations.associations.is_some_and(|a| !a.is_empty()) {
-            Ok(CniCredentials::PodIdentity)
-        } else {
-            Ok(CniCredentials::NodeRole)
+        // Every service account that calls AWS needs its own association before the node
+        // role's policy can go.
+        for service_account in addon.service_accounts {
+            let associations = client
+                .list_pod_identity_associations()
+                .cluster_name(cluster)
+                .namespace(addon.namespace)
+                .service_account(*service_account)
+                .max_results(1)
+                .send()
+                .await
+                .map_err(|e| classify("eks:ListPodIdentityAssociations", &e))?;
+            if associations.associations.is_none_or(|a| a.is_empty()) {
+                return Ok(AddonCredentials::NodeRole);
+            }
         }
+        Ok(AddonCredentials::PodIdentity)
     }
 }

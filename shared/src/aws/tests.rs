@@ -15,7 +15,8 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
 use super::{EksClients, IamClient};
-use crate::ports::{AccessEntry, Change, CniCredentials, Eks, ErrorKind, Iam};
+use crate::addons::{KNOWN_ADDONS, VPC_CNI};
+use crate::ports::{AccessEntry, AddonCredentials, Change, Eks, ErrorKind, Iam};
 
 fn eks(client: aws_sdk_eks::Client) -> EksClients {
     EksClients::from_clients(HashMap::from([("us-east-1".to_owned(), client)]))
@@ -83,13 +84,16 @@ async fn cni_with_an_addon_service_account_role_needs_no_node_role() {
             .build()
     });
     let client = mock_client!(aws_sdk_eks, [&addon]);
-    let found = eks(client).cni_credentials("us-east-1", "prod").await.expect("checked");
-    assert_eq!(found, CniCredentials::AddonServiceAccountRole);
+    let found = eks(client)
+        .addon_credentials("us-east-1", "prod", &VPC_CNI)
+        .await
+        .expect("checked");
+    assert_eq!(found, AddonCredentials::AddonServiceAccountRole);
 }
 
 #[tokio::test]
 async fn cni_falls_back_to_pod_identity_then_to_the_node_role() {
-    for (associations, expected) in [(1, CniCredentials::PodIdentity), (0, CniCredentials::NodeRole)] {
+    for (associations, expected) in [(1, AddonCredentials::PodIdentity), (0, AddonCredentials::NodeRole)] {
         // the add-on is installed without a role of its own
         let addon = mock!(aws_sdk_eks::Client::describe_addon).then_output(|| {
             DescribeAddonOutput::builder()
@@ -111,7 +115,10 @@ async fn cni_falls_back_to_pod_identity_then_to_the_node_role() {
                 out.build()
             });
         let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&addon, &pod_identity]);
-        let found = eks(client).cni_credentials("us-east-1", "prod").await.expect("checked");
+        let found = eks(client)
+            .addon_credentials("us-east-1", "prod", &VPC_CNI)
+            .await
+            .expect("checked");
         assert_eq!(found, expected);
         assert_eq!(pod_identity.num_calls(), 1);
     }
@@ -128,9 +135,108 @@ async fn cni_without_the_addon_checks_pod_identity() {
         .then_output(|| ListPodIdentityAssociationsOutput::builder().build());
     let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&addon, &pod_identity]);
     assert_eq!(
-        eks(client).cni_credentials("us-east-1", "prod").await.expect("checked"),
-        CniCredentials::NodeRole
+        eks(client)
+            .addon_credentials("us-east-1", "prod", &VPC_CNI)
+            .await
+            .expect("checked"),
+        AddonCredentials::NodeRole
     );
+}
+
+/// How a mocked cluster answers for one add-on.
+#[derive(Debug, Clone, Copy)]
+enum Installed {
+    No,
+    WithIrsa,
+    /// Installed without a role of its own; this many of its service accounts have a Pod
+    /// Identity association.
+    WithAssociations(usize),
+    Denied,
+}
+
+#[tokio::test]
+async fn every_known_add_on_is_judged_by_its_own_credentials() {
+    for addon in KNOWN_ADDONS {
+        let accounts = addon.service_accounts.len();
+        let mut cases = vec![
+            (Installed::WithIrsa, Ok(AddonCredentials::AddonServiceAccountRole)),
+            (Installed::WithAssociations(0), Ok(AddonCredentials::NodeRole)),
+            (Installed::WithAssociations(accounts), Ok(AddonCredentials::PodIdentity)),
+            (Installed::Denied, Err(ErrorKind::Denied)),
+        ];
+        if accounts > 1 {
+            // one service account still on the node role keeps the policy needed
+            cases.push((
+                Installed::WithAssociations(accounts - 1),
+                Ok(AddonCredentials::NodeRole),
+            ));
+        }
+        // self-managed aws-node runs without the add-on; the others are simply not there
+        cases.push((
+            Installed::No,
+            Ok(if addon.always_runs {
+                AddonCredentials::NodeRole
+            } else {
+                AddonCredentials::NotInstalled
+            }),
+        ));
+        for (installed, expected) in cases {
+            let name = addon.name;
+            let describe = mock!(aws_sdk_eks::Client::describe_addon)
+                .match_requests(move |r| r.addon_name() == Some(name) && r.cluster_name() == Some("prod"));
+            let describe = match installed {
+                Installed::No => describe.then_error(|| {
+                    DescribeAddonError::ResourceNotFoundException(
+                        aws_sdk_eks::types::error::ResourceNotFoundException::builder().build(),
+                    )
+                }),
+                Installed::Denied => describe.then_http_response(|| {
+                    aws_smithy_runtime_api::http::Response::new(
+                        StatusCode::try_from(403).expect("status"),
+                        SdkBody::from(r#"{"__type":"AccessDeniedException","message":"denied"}"#),
+                    )
+                }),
+                Installed::WithIrsa => describe.then_output(move || {
+                    let addon = Addon::builder()
+                        .addon_name(name)
+                        .service_account_role_arn("arn:aws:iam::123456789012:role/irsa");
+                    DescribeAddonOutput::builder().addon(addon.build()).build()
+                }),
+                Installed::WithAssociations(_) => describe.then_output(move || {
+                    DescribeAddonOutput::builder()
+                        .addon(Addon::builder().addon_name(name).build())
+                        .build()
+                }),
+            };
+            let associated: Vec<&'static str> = match installed {
+                Installed::WithAssociations(n) => addon.service_accounts[..n].to_vec(),
+                _ => Vec::new(),
+            };
+            let namespace = addon.namespace;
+            let pod_identity = mock!(aws_sdk_eks::Client::list_pod_identity_associations)
+                .match_requests(move |r| r.namespace() == Some(namespace))
+                .then_compute_output(move |r| {
+                    let mut out = ListPodIdentityAssociationsOutput::builder();
+                    let account = r.service_account().unwrap_or_default();
+                    if associated.contains(&account) {
+                        out = out.associations(
+                            PodIdentityAssociationSummary::builder()
+                                .namespace(namespace)
+                                .service_account(account)
+                                .build(),
+                        );
+                    }
+                    out.build()
+                });
+            let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&describe, &pod_identity]);
+            let found = eks(client).addon_credentials("us-east-1", "prod", addon).await;
+            assert_eq!(
+                found.as_ref().map_err(|e| e.kind),
+                expected.as_ref().map_err(|k| *k),
+                "{name} {installed:?}: {found:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -143,7 +249,7 @@ async fn access_denied_is_classified_as_denied() {
     });
     let client = mock_client!(aws_sdk_eks, [&denied]);
     let err = eks(client)
-        .cni_credentials("us-east-1", "prod")
+        .addon_credentials("us-east-1", "prod", &VPC_CNI)
         .await
         .expect_err("denied");
     assert_eq!(err.kind, ErrorKind::Denied);
