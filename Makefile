@@ -50,6 +50,12 @@ deploy: tools $(SAM_VENV)/.installed
 deploy-cargo-lambda: build
 	cargo lambda deploy --binary-name node-role-remediator $(CARGO_LAMBDA_DEPLOY_ARGS) node-role-remediator
 
+## local: the function under `cargo lambda watch` (127.0.0.1:9000) against a seeded emulator, until
+##        Ctrl-C; invoke it from another terminal (see README "Local runs"). MODE=enforce make local
+.PHONY: local
+local: tools
+	bash scripts/local.sh
+
 ## demo: emulator + realistic account + the real function under `cargo lambda watch` + real events
 demo: tools
 	bash scripts/demo.sh

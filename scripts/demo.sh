@@ -12,31 +12,18 @@ PY="$ROOT/.venv/bin/python"
 DEMO="$ROOT/.demo"
 FUNCTION=node-role-remediator
 QUEUE=eks-node-role-guard-inbox
-ROLES=eks-node-prod,eks-node-batch,eks-node-gpu,eks-node-staging,ci-deployer,bastion-ec2
+ROLES=eks-node-prod,eks-node-batch,eks-node-gpu,eks-node-staging,eksctl-platform-nodegroup-ng-1-NodeInstanceRole-DEMO,ci-deployer,bastion-ec2
 START=$SECONDS
 
 mkdir -p "$DEMO"
 rm -f "$DEMO"/*.log "$DEMO"/*.env "$DEMO"/*.json "$DEMO"/*.out "$DEMO"/*.err
 
+# shellcheck source=scripts/emulator.sh
+source "$ROOT/scripts/emulator.sh"
+
 MOTO_PGID=""
 WATCH_PGID=""
 INVOKE_PID=""
-
-# Each background service runs in its own session (setsid), so its process group id is its pid
-# and `kill -- -PGID` ends it together with every child it started.
-# (Right after `setsid ... &` the child may not have called setsid(2) yet, so the group can be
-# missing for a moment: fall back to the pid itself.)
-alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
-stop_group() {
-  local pgid="$1"
-  [[ -n "$pgid" ]] || return 0
-  kill -TERM -- "-$pgid" 2>/dev/null || kill -TERM "$pgid" 2>/dev/null || return 0
-  for _ in $(seq 1 50); do
-    alive "$pgid" || return 0
-    sleep 0.1
-  done
-  kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pgid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$?
@@ -57,29 +44,6 @@ banner() {
   printf '\n==== %d. %s ====\n' "$STEP" "$*"
 }
 
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_port PORT PGID SECONDS LOG: until something listens on PORT, the group died, or time is up
-wait_port() {
-  local port="$1" pgid="$2" limit="$3" log="$4" waited=0
-  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    if ! alive "$pgid"; then
-      echo "error: the process behind port $port exited; last lines of $log:" >&2
-      tail -n 30 "$log" >&2
-      return 1
-    fi
-    if ((waited >= limit * 10)); then
-      echo "error: nothing listens on port $port after ${limit}s; last lines of $log:" >&2
-      tail -n 30 "$log" >&2
-      return 1
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-}
-
 # An error from the function is part of the demo; a dead emulator or runtime emulator is not:
 # stop with its log. still_running NAME PGID LOG
 still_running() {
@@ -93,22 +57,12 @@ seed_py() { "$PY" scripts/seed.py --endpoint "$ENDPOINT" "$@"; }
 
 # ---- 1. the emulator ---------------------------------------------------------------------------
 banner "Local AWS (moto)"
-MOTO_PORT="$(free_port)"
-ENDPOINT="http://127.0.0.1:$MOTO_PORT"
-MOTO_IAM_LOAD_MANAGED_POLICIES=true setsid moto_server -H 127.0.0.1 -p "$MOTO_PORT" \
-  </dev/null >"$DEMO/moto.log" 2>&1 &
-MOTO_PGID=$!
-wait_port "$MOTO_PORT" "$MOTO_PGID" 30 "$DEMO/moto.log"
-# answers HTTP, not just an open port
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "$ENDPOINT/moto-api/" 2>/dev/null && break
-  sleep 0.1
-done
+start_moto "$DEMO/moto.log"
 echo "moto_server on $ENDPOINT (log: .demo/moto.log)"
 
 # ---- 2. a realistic account -------------------------------------------------------------------
 banner "Seed the account"
-seed_py seed --notify-queue "$QUEUE" | tee "$DEMO/seed.out"
+seed_py seed --eksctl-role --notify-queue "$QUEUE" | tee "$DEMO/seed.out"
 TOPIC_ARN="$(sed -n 's/^TOPIC_ARN=//p' "$DEMO/seed.out")"
 QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$DEMO/seed.out")"
 [[ -n "$TOPIC_ARN" && -n "$QUEUE_URL" ]] || { echo "error: seed printed no TOPIC_ARN/QUEUE_URL" >&2; exit 1; }

@@ -47,6 +47,7 @@ FAKE_WORKER_DOC = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
 }
+EKSCTL_ROLE = "eksctl-platform-nodegroup-ng-1-NodeInstanceRole-DEMO"
 DEMO_ROLES = [
     "eks-node-prod",
     "eks-node-batch",
@@ -55,6 +56,10 @@ DEMO_ROLES = [
     "ci-deployer",
     "bastion-ec2",
 ]
+
+
+def statement(actions, resource):
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]}
 
 
 def trust(principal):
@@ -221,6 +226,32 @@ class Seeder:
             self.counts["clusters"] += 1
             self.log(f"cluster {region}/{name}: node groups {', '.join(ng for ng, _ in ngs)}")
 
+    def eksctl(self):
+        """A node role as eksctl builds it with iam.withAddonPolicies (autoScaler, externalDNS,
+        ebs, cloudWatch, imageBuilder): what the function attributes and plans to move."""
+        stack = "eksctl-platform-nodegroup-ng-1"
+        autoscaling = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                       "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeTags",
+                       "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
+                       "ec2:DescribeLaunchTemplateVersions"]
+        role = self.role(
+            EKSCTL_ROLE,
+            EC2_TRUST,
+            BASELINE
+            + [AWS_POLICY + p for p in ("AmazonSSMManagedInstanceCore", "AmazonEC2ContainerRegistryPowerUser",
+                                       "service-role/AmazonEBSCSIDriverPolicy", "CloudWatchAgentServerPolicy")],
+            inline={
+                f"{stack}-PolicyAutoScaling": statement(autoscaling, "*"),
+                f"{stack}-PolicyExternalDNSChangeSet": statement(
+                    ["route53:ChangeResourceRecordSets"], "arn:aws:route53:::hostedzone/*"),
+                f"{stack}-PolicyExternalDNSHostedZones": statement(
+                    ["route53:ListHostedZones", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], "*"),
+            },
+        )
+        self.counts["nodegroups"] += self.cluster("us-east-1", "platform", [("ng-1", role)], self.cluster_role)
+        self.counts["clusters"] += 1
+        self.log("cluster us-east-1/platform: node group ng-1 (eksctl-built node role)")
+
     def bench(self, regions, clusters_per_region, nodegroups_per_cluster, node_roles):
         if clusters_per_region <= 0:
             return
@@ -307,6 +338,8 @@ def cmd_seed(args, aws):
     seeder = Seeder(aws, args.quiet)
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
     seeder.base()
+    if args.eksctl_role:
+        seeder.eksctl()
     t_base = time.monotonic()
     seeder.bench(regions, args.clusters_per_region, args.nodegroups_per_cluster, args.node_roles)
     t_bench = time.monotonic()
@@ -382,6 +415,14 @@ def summarize(report, indent="  "):
         what = v.get("policy_arn") or v.get("policy_name")
         why = v.get("reason") or ("inline policy" if v.get("kind") == "inline_policy" else "")
         lines.append(f"{indent}violation: {v.get('kind')} {what}" + (f" ({why})" if why else ""))
+        lines += used_by(v, indent)
+    for k in report.get("kept") or []:
+        if k.get("used_by"):
+            lines.append(f"{indent}kept: {k.get('policy_name')} ({k.get('reason')})")
+            lines += used_by(k, indent)
+    for m in report.get("migrations") or []:
+        lines.append(f"{indent}move {m.get('component')} to EKS Pod Identity (role {m.get('role_name')}):")
+        lines += [f"{indent}  {c}" for c in m.get("commands") or []]
     for a in report.get("actions") or []:
         result = a.get("result") or {}
         extra = {k: val for k, val in result.items() if k != "status"}
@@ -407,6 +448,11 @@ def summarize(report, indent="  "):
         for sub in subs:
             lines += summarize(sub, indent + "  ")
     return lines
+
+
+def used_by(entry, indent):
+    usage = entry.get("used_by")
+    return [f"{indent}  probably for {usage.get('component')}: {usage.get('evidence')}"] if usage else []
 
 
 def cmd_report(args, _aws=None):
@@ -572,6 +618,7 @@ def add_seed_args(p):
     p.add_argument("--node-roles", type=int, default=4, help="node roles shared by benchmark node groups")
     p.add_argument("--unrelated-roles", type=int, default=0, help="roles trusting the account root")
     p.add_argument("--notify-queue", help="create SNS topic + this SQS queue subscribed to it")
+    p.add_argument("--eksctl-role", action="store_true", help=f"also an eksctl-built node role ({EKSCTL_ROLE})")
     p.add_argument("--quiet", action="store_true")
 
 

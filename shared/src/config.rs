@@ -229,14 +229,14 @@ impl Config {
         };
 
         const ADDON_EXPECTED: &str = "`keep`, `keep-if-needed` or `deny`";
-        let addon_policy = |variable: &'static str| match get(variable) {
+        let addon_policy = |variable: &'static str, value: Option<String>| match value {
             None => Ok(AddonPolicy::KeepIfNeeded),
             Some(v) => v
                 .parse()
                 .map_err(|()| invalid(variable, &v, "unknown value", ADDON_EXPECTED)),
         };
-        let cni_policy = addon_policy("CNI_POLICY")?;
-        let addon_policies = addon_policy("ADDON_POLICIES")?;
+        let cni_policy = addon_policy("CNI_POLICY", get("CNI_POLICY"))?;
+        let addon_policies = addon_policy("ADDON_POLICIES", get("ADDON_POLICIES"))?;
 
         let index_ttl = match get("INDEX_TTL_SECONDS") {
             None => DEFAULT_INDEX_TTL,

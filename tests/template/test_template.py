@@ -475,6 +475,7 @@ class Structure(unittest.TestCase):
             variables["EXEMPT_ROLES"], {"Fn::If": ["HasExemptRoles", {"Ref": "ExemptRoles"}, {"Ref": "AWS::NoValue"}]}
         )
         self.assertEqual(variables["CNI_POLICY"], {"Ref": "CniPolicy"})
+        self.assertEqual(variables["ADDON_POLICIES"], {"Ref": "AddonPolicies"})
         self.assertEqual(variables["INDEX_TTL_SECONDS"], {"Ref": "IndexTtlSeconds"})
         # Every variable the template sets is one the function reads (no typo goes unnoticed).
         read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', CONFIG_RS.read_text()))
@@ -487,6 +488,8 @@ class Structure(unittest.TestCase):
         self.assertEqual(sorted(params["Mode"]["AllowedValues"]), ["dry-run", "enforce"])
         self.assertEqual(params["CniPolicy"]["Default"], "keep-if-needed")
         self.assertEqual(sorted(params["CniPolicy"]["AllowedValues"]), ["deny", "keep", "keep-if-needed"])
+        self.assertEqual(params["AddonPolicies"]["Default"], "keep-if-needed")
+        self.assertEqual(sorted(params["AddonPolicies"]["AllowedValues"]), ["deny", "keep", "keep-if-needed"])
         self.assertEqual(params["DeploymentKind"]["Default"], "main")
         self.assertEqual(params["MainRegion"]["Default"], "us-east-1")
         self.assertEqual(params["SweepSchedule"]["Default"], "rate(6 hours)")

@@ -1,0 +1,57 @@
+# Shared by scripts/demo.sh and scripts/local.sh: process-group helpers and the local emulator.
+# Source it after setting ROOT and PY (the virtualenv's python).
+
+# Each background service runs in its own session (setsid), so its process group id is its pid
+# and `kill -- -PGID` ends it together with every child it started.
+# (Right after `setsid ... &` the child may not have called setsid(2) yet, so the group can be
+# missing for a moment: fall back to the pid itself.)
+alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
+stop_group() {
+  local pgid="$1"
+  [[ -n "$pgid" ]] || return 0
+  kill -TERM -- "-$pgid" 2>/dev/null || kill -TERM "$pgid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    alive "$pgid" || return 0
+    sleep 0.1
+  done
+  kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pgid" 2>/dev/null || true
+}
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT PGID SECONDS LOG: until something listens on PORT, the group died, or time is up
+wait_port() {
+  local port="$1" pgid="$2" limit="$3" log="$4" waited=0
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    if ! alive "$pgid"; then
+      echo "error: the process behind port $port exited; last lines of $log:" >&2
+      tail -n 30 "$log" >&2
+      return 1
+    fi
+    if ((waited >= limit * 10)); then
+      echo "error: nothing listens on port $port after ${limit}s; last lines of $log:" >&2
+      tail -n 30 "$log" >&2
+      return 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# start_moto LOG: a moto server on a free loopback port; sets MOTO_PGID and ENDPOINT.
+start_moto() {
+  local log="$1" port
+  port="$(free_port)"
+  ENDPOINT="http://127.0.0.1:$port"
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true setsid "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
+    </dev/null >"$log" 2>&1 &
+  MOTO_PGID=$!
+  wait_port "$port" "$MOTO_PGID" 30 "$log"
+  # answers HTTP, not just an open port
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "$ENDPOINT/moto-api/" 2>/dev/null && break
+    sleep 0.1
+  done
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make local`: the function under `cargo lambda watch` on 127.0.0.1:9000, against a moto server
+# seeded with the demo account, in the foreground until Ctrl-C (which stops both). From another
+# terminal: `cargo lambda invoke node-role-remediator --data-file events/<file>.json`.
+# MODE=enforce make local   runs it in enforce mode; writes only under .local/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$ROOT/.venv/bin:$PATH"
+PY="$ROOT/.venv/bin/python"
+LOCAL="$ROOT/.local"
+INVOKE_PORT="${INVOKE_PORT:-9000}"
+mkdir -p "$LOCAL"
+
+# shellcheck source=scripts/emulator.sh
+source "$ROOT/scripts/emulator.sh"
+MOTO_PGID=""
+trap 'stop_group "$MOTO_PGID"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$INVOKE_PORT") 2>/dev/null; then
+  echo "error: port $INVOKE_PORT is in use (another cargo lambda watch?); set INVOKE_PORT" >&2
+  exit 1
+fi
+
+start_moto "$LOCAL/moto.log"
+"$PY" scripts/seed.py --endpoint "$ENDPOINT" seed --quiet --eksctl-role --notify-queue eks-node-role-guard-inbox \
+  | tee "$LOCAL/seed.out"
+TOPIC_ARN="$(sed -n 's/^TOPIC_ARN=//p' "$LOCAL/seed.out")"
+QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$LOCAL/seed.out")"
+cat >"$LOCAL/function.env" <<ENV
+MODE=${MODE:-dry-run}
+SNS_TOPIC_ARN=$TOPIC_ARN
+SCAN_REGIONS=us-east-1,us-west-2
+AWS_ENDPOINT_URL=$ENDPOINT
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=testing
+AWS_SECRET_ACCESS_KEY=testing
+RUST_LOG=info
+ENV
+
+cat <<MSG
+
+moto on $ENDPOINT (seeded: .local/seed.out), MODE=${MODE:-dry-run}, configuration in .local/function.env.
+Starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT; the first invoke builds the function.
+In another terminal:
+  cargo lambda invoke node-role-remediator --data-file events/attach-admin-to-node-role.json
+  .venv/bin/python scripts/seed.py --endpoint $ENDPOINT drain --queue-url $QUEUE_URL
+Ctrl-C stops the function and the emulator.
+
+MSG
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --env-file "$LOCAL/function.env" </dev/null
