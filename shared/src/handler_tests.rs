@@ -243,8 +243,10 @@ async fn add_on_policies_stay_only_while_the_add_on_runs_on_the_node_role() {
                 let violation = violation.expect("a violation");
                 assert_eq!(violation.used_by().and_then(|u| u.addon), Some(addon.name));
             }
-            // the CNI policy is judged on its own (aws-node runs on the node role here)
+            // the CNI policy is judged on its own (aws-node runs on the node role here), and
+            // each add-on is asked about once
             assert!(has(&attached, "AmazonEKS_CNI_Policy"));
+            assert_eq!(report.api_calls.get("eks:DescribeAddon"), Some(&2), "{}", addon.name);
         }
     }
 }

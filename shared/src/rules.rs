@@ -143,13 +143,18 @@ impl<'a> Allowlist<'a> {
     /// The known add-ons on the role whose need decides their verdict: the ones to ask EKS about.
     pub fn addons_to_check(&self, role: &RoleState) -> Vec<&'static KnownAddon> {
         let partition = role.partition();
-        let mut found: Vec<&'static KnownAddon> = role
+        let mut found: Vec<&'static KnownAddon> = Vec::new();
+        let on_role = role
             .attached
             .iter()
             .filter_map(|p| addons::by_policy_arn(partition, &p.arn).filter(|a| self.decides(a, partition, &p.arn)))
-            .filter(|addon| self.setting(addon).0 == AddonPolicy::KeepIfNeeded)
-            .collect();
-        found.dedup_by_key(|a| a.name);
+            .filter(|addon| self.setting(addon).0 == AddonPolicy::KeepIfNeeded);
+        for addon in on_role {
+            // an add-on with two policies on the role is asked about once
+            if !found.iter().any(|f| f.name == addon.name) {
+                found.push(addon);
+            }
+        }
         found
     }
 
@@ -521,6 +526,37 @@ mod tests {
         for (partition, arn, allowed) in cases {
             assert_eq!(rules.allows(partition, arn), allowed, "{arn} in {partition}");
         }
+    }
+
+    #[test]
+    fn each_add_on_on_the_role_is_checked_once_unless_allowlisted_or_decided_by_setting() {
+        let state = role(
+            "aws",
+            vec![
+                managed("aws", "CloudWatchAgentServerPolicy"),
+                managed("aws", CNI_POLICY_NAME),
+                managed("aws", "AWSXrayWriteOnlyAccess"),
+                managed("aws", "service-role/AmazonEBSCSIDriverPolicy"),
+                customer("AmazonEFSCSIDriverPolicy"),
+            ],
+            &[],
+        );
+        let names =
+            |rules: Allowlist<'_>| -> Vec<&str> { rules.addons_to_check(&state).iter().map(|a| a.name).collect() };
+        let allowed = defaults();
+        assert_eq!(
+            names(rules(&allowed, AddonPolicy::KeepIfNeeded)),
+            vec!["amazon-cloudwatch-observability", "vpc-cni", "aws-ebs-csi-driver"]
+        );
+        // the CNI policy follows CNI_POLICY even when allowlisted; the others follow the allowlist
+        let allowed: BTreeSet<String> = ["AmazonEBSCSIDriverPolicy".to_owned(), CNI_POLICY_NAME.to_owned()].into();
+        assert_eq!(
+            names(rules(&allowed, AddonPolicy::KeepIfNeeded)),
+            vec!["amazon-cloudwatch-observability", "vpc-cni"]
+        );
+        let mut deny = rules(&allowed, AddonPolicy::Deny);
+        deny.addons = AddonPolicy::Deny;
+        assert!(names(deny).is_empty());
     }
 
     #[test]
