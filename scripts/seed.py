@@ -237,9 +237,11 @@ class Seeder:
         role = self.role(
             EKSCTL_ROLE,
             EC2_TRUST,
-            BASELINE
-            + [AWS_POLICY + p for p in ("AmazonSSMManagedInstanceCore", "AmazonEC2ContainerRegistryPowerUser",
-                                       "service-role/AmazonEBSCSIDriverPolicy", "CloudWatchAgentServerPolicy")],
+            # eksctl's defaults for a managed node group, then imageBuilder, ebs and cloudWatch
+            [AWS_POLICY + p for p in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
+                                      "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore",
+                                      "AmazonEC2ContainerRegistryPowerUser", "service-role/AmazonEBSCSIDriverPolicy",
+                                      "CloudWatchAgentServerPolicy")],
             inline={
                 f"{stack}-PolicyAutoScaling": statement(autoscaling, "*"),
                 f"{stack}-PolicyExternalDNSChangeSet": statement(

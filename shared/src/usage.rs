@@ -118,8 +118,9 @@ fn usage(component: Component, evidence: String, addon: Option<&'static str>) ->
 }
 
 /// eksctl's `iam.withAddonPolicies` flags: the inline policies it creates (named
-/// `<stack name>-<suffix>`) and the AWS-managed policies it attaches.
-/// Source: eksctl `pkg/cfn/builder/iam.go` and `iam_helper.go`.
+/// `<stack name>-<suffix>`, the stack `eksctl-<cluster>-nodegroup-<nodegroup>`) and the
+/// AWS-managed policies it attaches. Source: eksctl `pkg/cfn/builder/iam_helper.go` (`createRole`),
+/// `iam.go`, `api.go` (`makeName`); `PolicyEBS` and `PolicyALBIngress` are older versions' names.
 struct EksctlFlag {
     flag: &'static str,
     component: Component,
@@ -178,13 +179,13 @@ const EKSCTL_FLAGS: &[EksctlFlag] = &[
         flag: "efs",
         component: EFS_CSI,
         inline_suffixes: &["PolicyEFS", "PolicyEFSEC2"],
-        managed: &["service-role/AmazonEFSCSIDriverPolicy"],
+        managed: &[],
     },
     EksctlFlag {
         flag: "xRay",
         component: XRAY,
-        inline_suffixes: &[],
-        managed: &["AWSXRayDaemonWriteAccess"],
+        inline_suffixes: &["PolicyXRay"],
+        managed: &[],
     },
     EksctlFlag {
         flag: "cloudWatch",
@@ -364,7 +365,6 @@ mod tests {
                 Some("Amazon CloudWatch Observability (CloudWatch agent)"),
                 Some("amazon-cloudwatch-observability"),
             ),
-            (&managed("AWSXRayDaemonWriteAccess"), Some("AWS X-Ray daemon"), None),
             (
                 &managed("AmazonEC2ContainerRegistryPowerUser"),
                 Some("image builds on the nodes (push to ECR)"),
@@ -410,6 +410,17 @@ mod tests {
                 "eksctl-prod-nodegroup-ng-1-PolicyCertManagerGetChange",
                 "cert-manager (Route 53 DNS-01 solver)",
                 "certManager",
+            ),
+            ("eksctl-prod-nodegroup-ng-1-PolicyXRay", "AWS X-Ray daemon", "xRay"),
+            (
+                "eksctl-prod-nodegroup-ng-1-PolicyEFSEC2",
+                "Amazon EFS CSI driver",
+                "efs",
+            ),
+            (
+                "eksctl-prod-nodegroup-ng-1-PolicyServiceLinkRole",
+                "Amazon FSx for Lustre CSI driver",
+                "fsx",
             ),
         ];
         for (name, component, flag) in cases {

@@ -76,8 +76,9 @@ async fn an_allowlisted_policy_under_a_path_stays_and_a_customer_look_alike_goes
 }
 
 /// An eksctl-built node role: `eksctl-<cluster>-nodegroup-<ng>-NodeInstanceRole-<suffix>` with
-/// the policies eksctl attaches for `iam.withAddonPolicies` and the inline policies it creates,
-/// named `<stack name>-<suffix>` (see `shared/src/usage.rs` for the source).
+/// the policies eksctl attaches for `iam.withAddonPolicies` (imageBuilder, ebs, cloudWatch) and
+/// the inline policies it creates (autoScaler, externalDNS), named `<stack name>-<suffix>` (see
+/// `shared/src/usage.rs` for the source).
 struct Eksctl {
     role: String,
     arn: String,
@@ -99,10 +100,12 @@ impl Eksctl {
                 "/",
                 EC2_TRUST,
                 &[
+                    // what eksctl attaches to a managed node group's role by default
                     "AmazonEKSWorkerNodePolicy",
-                    "AmazonEC2ContainerRegistryReadOnly",
+                    "AmazonEC2ContainerRegistryPullOnly",
                     "AmazonEKS_CNI_Policy",
                     "AmazonSSMManagedInstanceCore",
+                    // and for withAddonPolicies imageBuilder, ebs, cloudWatch
                     "AmazonEC2ContainerRegistryPowerUser",
                     "service-role/AmazonEBSCSIDriverPolicy",
                     "CloudWatchAgentServerPolicy",
