@@ -98,16 +98,7 @@ invoke_error() {
 run_mode() {
   local mode="$1" env_file="$DEMO/$1.env" log="$DEMO/watch-$1.log" port first=1
   banner "$mode: cargo lambda watch (MODE=$mode)"
-  cat >"$env_file" <<EOF
-MODE=$mode
-SNS_TOPIC_ARN=$TOPIC_ARN
-SCAN_REGIONS=us-east-1,us-west-2
-AWS_ENDPOINT_URL=$ENDPOINT
-AWS_REGION=us-east-1
-AWS_ACCESS_KEY_ID=testing
-AWS_SECRET_ACCESS_KEY=testing
-RUST_LOG=info
-EOF
+  function_env "$env_file" "$mode" "$TOPIC_ARN"
   port="$(free_port)"
   # --ignore-changes: run the code built above, even if a source file changes during the demo
   setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \

@@ -55,3 +55,18 @@ start_moto() {
     sleep 0.1
   done
 }
+
+# function_env FILE MODE TOPIC_ARN: the function's environment against the emulator at $ENDPOINT
+# (an env file for `cargo lambda watch --env-file`, which keeps comma lists whole).
+function_env() {
+  cat >"$1" <<EOF
+MODE=$2
+SNS_TOPIC_ARN=$3
+SCAN_REGIONS=us-east-1,us-west-2
+AWS_ENDPOINT_URL=$ENDPOINT
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=testing
+AWS_SECRET_ACCESS_KEY=testing
+RUST_LOG=info
+EOF
+}

@@ -30,16 +30,7 @@ start_moto "$LOCAL/moto.log"
   | tee "$LOCAL/seed.out"
 TOPIC_ARN="$(sed -n 's/^TOPIC_ARN=//p' "$LOCAL/seed.out")"
 QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$LOCAL/seed.out")"
-cat >"$LOCAL/function.env" <<ENV
-MODE=${MODE:-dry-run}
-SNS_TOPIC_ARN=$TOPIC_ARN
-SCAN_REGIONS=us-east-1,us-west-2
-AWS_ENDPOINT_URL=$ENDPOINT
-AWS_REGION=us-east-1
-AWS_ACCESS_KEY_ID=testing
-AWS_SECRET_ACCESS_KEY=testing
-RUST_LOG=info
-ENV
+function_env "$LOCAL/function.env" "${MODE:-dry-run}" "$TOPIC_ARN"
 
 cat <<MSG
 

@@ -201,6 +201,56 @@ impl Account {
         Ok(())
     }
 
+    /// A customer-managed policy under `path`; returns its ARN.
+    pub async fn customer_policy(&self, name: &str, path: &str, document: &str) -> Result<String> {
+        let out = self
+            .iam
+            .create_policy()
+            .policy_name(name)
+            .path(path)
+            .policy_document(document)
+            .send()
+            .await?;
+        out.policy.and_then(|p| p.arn).context("policy arn")
+    }
+
+    /// Runs an `aws iam ...` command the product printed (restore, undo, migration) as the CLI
+    /// would: words split by POSIX shell rules, the same request made through the SDK.
+    pub async fn run_iam_command(&self, command: &str) -> Result<()> {
+        let words = shell_words::split(command).with_context(|| format!("not shell-quoted: {command}"))?;
+        let flag = |name: &str| -> Result<String> {
+            let at = words
+                .iter()
+                .position(|w| w == name)
+                .with_context(|| format!("{name} in {command}"))?;
+            words
+                .get(at + 1)
+                .cloned()
+                .with_context(|| format!("value of {name} in {command}"))
+        };
+        match words.iter().take(3).map(String::as_str).collect::<Vec<_>>()[..] {
+            ["aws", "iam", "create-role"] => {
+                self.iam
+                    .create_role()
+                    .role_name(flag("--role-name")?)
+                    .assume_role_policy_document(flag("--assume-role-policy-document")?)
+                    .send()
+                    .await?;
+            }
+            ["aws", "iam", "attach-role-policy"] => self.attach(&flag("--role-name")?, &flag("--policy-arn")?).await?,
+            ["aws", "iam", "put-role-policy"] => {
+                self.put_inline(
+                    &flag("--role-name")?,
+                    &flag("--policy-name")?,
+                    &flag("--policy-document")?,
+                )
+                .await?
+            }
+            _ => bail!("not an IAM command the tests replay: {command}"),
+        }
+        Ok(())
+    }
+
     /// Attached managed policy ARNs, sorted.
     pub async fn attached(&self, role: &str) -> Result<Vec<String>> {
         let out = self.iam.list_attached_role_policies().role_name(role).send().await?;

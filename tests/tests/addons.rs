@@ -28,18 +28,12 @@ async fn an_allowlisted_policy_under_a_path_stays_and_a_customer_look_alike_goes
         let arn = account.node_role(&role, &[]).await.unwrap();
         account.attach(&role, EBS).await.unwrap();
         let look_alike = account
-            .iam
-            .create_policy()
-            .policy_name("AmazonEBSCSIDriverPolicy")
-            .path(&format!("/{role}/"))
-            .policy_document(
+            .customer_policy(
+                "AmazonEBSCSIDriverPolicy",
+                &format!("/{role}/"),
                 r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#,
             )
-            .send()
             .await
-            .unwrap()
-            .policy
-            .and_then(|p| p.arn)
             .unwrap();
         account.attach(&role, &look_alike).await.unwrap();
         account.cluster(REGION, &unique("c"), &[("ng", &arn)]).await.unwrap();
@@ -243,45 +237,6 @@ async fn an_eksctl_node_role_in_dry_run_says_what_each_policy_is_for_and_how_to_
     let _ = &node.arn;
 }
 
-/// Runs one `aws iam ...` migration command as the CLI would: words split by POSIX shell
-/// rules, the same request made through the SDK. The emulator has no Pod Identity API, so
-/// `aws eks create-pod-identity-association` is checked as text by unit tests instead.
-async fn run_iam_command(account: &Account, command: &str) {
-    let words = shell_words::split(command).expect("a well-quoted shell command");
-    let flag = |name: &str| {
-        let at = words
-            .iter()
-            .position(|w| w == name)
-            .unwrap_or_else(|| panic!("{name} in {command}"));
-        words[at + 1].clone()
-    };
-    match (words[0].as_str(), words[1].as_str(), words[2].as_str()) {
-        ("aws", "iam", "create-role") => {
-            account
-                .iam
-                .create_role()
-                .role_name(flag("--role-name"))
-                .assume_role_policy_document(flag("--assume-role-policy-document"))
-                .send()
-                .await
-                .expect("create-role");
-        }
-        ("aws", "iam", "attach-role-policy") => {
-            account
-                .attach(&flag("--role-name"), &flag("--policy-arn"))
-                .await
-                .expect("attach");
-        }
-        ("aws", "iam", "put-role-policy") => {
-            account
-                .put_inline(&flag("--role-name"), &flag("--policy-name"), &flag("--policy-document"))
-                .await
-                .expect("put-role-policy");
-        }
-        _ => panic!("not an IAM command this test replays: {command}"),
-    }
-}
-
 #[tokio::test]
 async fn the_migration_commands_create_a_pod_identity_role_with_the_same_permissions() {
     // Given the migrations of an eksctl node role
@@ -292,7 +247,8 @@ async fn the_migration_commands_create_a_pod_identity_role_with_the_same_permiss
     let report = json_of(&guard.handle(&attach_event(&node.role, EBS)).await.unwrap());
     let autoscaler = find(&report["migrations"], "component", "Cluster Autoscaler");
 
-    // When its IAM commands are run
+    // When its IAM commands are run (the emulator has no Pod Identity API: the
+    // `aws eks create-pod-identity-association` text is checked by unit tests)
     for command in autoscaler["commands"]
         .as_array()
         .unwrap()
@@ -300,7 +256,7 @@ async fn the_migration_commands_create_a_pod_identity_role_with_the_same_permiss
         .filter_map(Value::as_str)
     {
         if command.starts_with("aws iam ") {
-            run_iam_command(&account, command).await;
+            account.run_iam_command(command).await.unwrap();
         }
     }
 

@@ -376,16 +376,12 @@ async fn customer_policy_named_like_an_allowlisted_one_is_detached() {
     let account = Account::new(Moto::shared()).await;
     let (role, _) = node_role_in_cluster(&account, &[]).await;
     let lookalike = account
-        .iam
-        .create_policy()
-        .policy_name("AmazonEKSWorkerNodePolicy")
-        .path(format!("/{}/", unique("lookalike")))
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
-        .send()
+        .customer_policy(
+            "AmazonEKSWorkerNodePolicy",
+            &format!("/{}/", unique("lookalike")),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )
         .await
-        .unwrap()
-        .policy
-        .and_then(|p| p.arn)
         .unwrap();
     account.attach(&role, &lookalike).await.unwrap();
     let inbox = account.inbox().await.unwrap();

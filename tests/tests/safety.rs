@@ -9,24 +9,6 @@ use serde_json::{Value, json};
 
 const DELIVERY: Duration = Duration::from_secs(10);
 
-/// Runs `aws iam put-role-policy ...` as the CLI would: words split by POSIX shell rules, the
-/// same request made through the SDK.
-async fn run_restore_command(account: &Account, command: &str) {
-    let words = shell_words::split(command).expect("a well-quoted shell command");
-    assert_eq!(&words[..3], ["aws", "iam", "put-role-policy"], "{command}");
-    let flag = |name: &str| {
-        let at = words
-            .iter()
-            .position(|w| w == name)
-            .unwrap_or_else(|| panic!("{name} in {command}"));
-        words[at + 1].clone()
-    };
-    account
-        .put_inline(&flag("--role-name"), &flag("--policy-name"), &flag("--policy-document"))
-        .await
-        .expect("restore");
-}
-
 #[tokio::test]
 async fn a_deleted_inline_policy_is_restored_exactly_from_the_notification() {
     let account = Account::new(Moto::shared()).await;
@@ -54,7 +36,8 @@ async fn a_deleted_inline_policy_is_restored_exactly_from_the_notification() {
         .as_str()
         .expect("restore command")
         .to_owned();
-    run_restore_command(&account, &command).await;
+    assert!(command.starts_with("aws iam put-role-policy "), "{command}");
+    account.run_iam_command(&command).await.expect("restore");
 
     let restored = account
         .iam
