@@ -10,6 +10,7 @@ use tracing::{error, info, warn};
 use crate::addons::{self, AddonFacts};
 use crate::config::Config;
 use crate::discovery::{IndexCache, IndexSource, NodeBinding, Scan, scan};
+use crate::emf::{self, MetricSink};
 use crate::iam_arn;
 use crate::metrics;
 use crate::migration;
@@ -85,6 +86,8 @@ pub struct Remediator<I, E, N> {
     /// How each cluster's add-ons get credentials, reused across warm invocations for
     /// `INDEX_TTL_SECONDS`.
     addon_facts: AddonFacts,
+    /// Receives one EMF line per invocation (stdout in the function); none by default.
+    metrics: Option<MetricSink>,
 }
 
 /// A finished invocation: the report always, and an error when a retry could help.
@@ -117,6 +120,7 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         Remediator {
             index: IndexCache::new(config.index_ttl),
             addon_facts: AddonFacts::new(config.index_ttl),
+            metrics: None,
             config,
             identity,
             iam,
@@ -129,18 +133,33 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         &self.config
     }
 
+    /// Sends one CloudWatch EMF line per invocation to `sink` ([`emf::to_stdout`] in Lambda).
+    pub fn with_metrics(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.metrics = Some(Box::new(sink));
+        self
+    }
+
+    fn emit(&self, document: impl FnOnce() -> Value) {
+        if let Some(sink) = &self.metrics {
+            sink(&document().to_string());
+        }
+    }
+
     /// Handles one Lambda payload; returns the Report, already logged.
     pub async fn handle(&self, payload: &Value) -> Result<Report, HandlerError> {
+        let started = std::time::Instant::now();
         let event = match trigger::parse(payload) {
             Ok(event) => event,
             Err(e) => {
                 error!(error = %e, "rejected payload");
+                self.emit(|| emf::rejected(self.config.mode, started.elapsed(), std::time::SystemTime::now()));
                 return Err(e.into());
             }
         };
         let (Handled { mut report, retry }, calls) = metrics::counted(self.handle_event(event)).await;
         report.api_calls = calls;
         log_report(&report);
+        self.emit(|| emf::document(&report, started.elapsed(), std::time::SystemTime::now()));
         match retry {
             None => Ok(report),
             Some(e) => {

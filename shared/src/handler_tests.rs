@@ -298,6 +298,31 @@ async fn addon_policies_deny_and_the_allowlist_decide_without_asking_eks() {
 }
 
 #[tokio::test]
+async fn every_invocation_emits_exactly_one_metric_line() {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = std::sync::Arc::clone(&lines);
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[],
+    )
+    .with_metrics(move |line| sink.lock().expect("lock").push(line.to_owned()));
+
+    guard.handle(&attach("node")).await.expect("report");
+    guard.handle(&sweep_event()).await.expect("report");
+    guard.handle(&json!({"not": "an event"})).await.expect_err("invalid");
+
+    let lines = lines.lock().expect("lock");
+    let docs: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let outcomes: Vec<&str> = docs.iter().filter_map(|d| d["Outcome"].as_str()).collect();
+    assert_eq!(outcomes, vec!["remediated", "sweep_completed", "invalid_event"]);
+    assert_eq!(docs[0]["PoliciesDetached"], 1);
+    assert_eq!(docs[1]["SweepsCompleted"], 1);
+    assert!(lines.iter().all(|l| !l.contains('\n')));
+}
+
+#[tokio::test]
 async fn an_allowlist_without_worker_or_ecr_policies_never_strips_the_last_one() {
     let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
     let guard = guard(

@@ -11,6 +11,7 @@ pub mod addons;
 pub mod aws;
 pub mod config;
 pub mod discovery;
+pub mod emf;
 #[cfg(test)]
 mod fakes;
 pub mod handler;

@@ -498,6 +498,8 @@ pub fn actions(report: &Value) -> Vec<(String, String, String)> {
 /// would wait forever on the build lock that `cargo test` holds.)
 pub struct LambdaWatch {
     pub port: u16,
+    /// The function's stdout and stderr.
+    pub log: PathBuf,
     watch: Child,
     function: Child,
 }
@@ -521,7 +523,8 @@ impl LambdaWatch {
             .context("spawning cargo lambda watch (run `make tools` for .venv/bin/cargo-lambda)")?;
         wait_for_port(port, "cargo lambda watch")?;
         // the function's log, kept beside the test binary for post-mortems
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("node-role-remediator-{port}.log")))?;
+        let log_path = std::env::temp_dir().join(format!("node-role-remediator-{port}.log"));
+        let log = std::fs::File::create(&log_path)?;
         let function = Command::new(&binary)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -536,7 +539,22 @@ impl LambdaWatch {
             .process_group(0)
             .spawn()
             .with_context(|| format!("spawning {}", binary.display()))?;
-        Ok(LambdaWatch { port, watch, function })
+        Ok(LambdaWatch {
+            port,
+            log: log_path,
+            watch,
+            function,
+        })
+    }
+
+    /// The lines of the function's output that are CloudWatch EMF documents (JSON with `_aws`).
+    pub fn emf_lines(&self) -> Result<Vec<Value>> {
+        let text = std::fs::read_to_string(&self.log)?;
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|doc| doc.get("_aws").is_some())
+            .collect())
     }
 
     /// `cargo lambda invoke` with `event`; the Report on success, the error output otherwise.

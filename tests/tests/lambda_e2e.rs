@@ -105,4 +105,36 @@ async fn events_files_through_the_lambda_runtime_emulator() {
         .find_map(|n| n.report["deleted_inline_policies"][0]["restore_command"].as_str())
         .expect("restore command in a notification");
     assert!(restore.contains("--role-name 'eks-node-batch' --policy-name 'debug-s3-everything'"));
+
+    // and every invocation wrote exactly one CloudWatch EMF line to stdout, unwrapped by the
+    // log formatter, with the values of its Report
+    let emf = watch.emf_lines().unwrap();
+    let outcomes: Vec<&str> = emf.iter().filter_map(|d| d["Outcome"].as_str()).collect();
+    assert_eq!(
+        outcomes,
+        vec!["remediated", "remediated", "not_node_role", "ignored", "invalid_event"],
+        "{emf:#?}"
+    );
+    for doc in &emf {
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "EKSNodeRoleGuard");
+        assert!(doc["_aws"]["Timestamp"].is_u64());
+        for metric in directive["Metrics"].as_array().unwrap() {
+            assert!(doc[metric["Name"].as_str().unwrap()].is_u64(), "{doc}");
+        }
+        assert_eq!(doc["Mode"], "enforce");
+        assert_eq!(doc["Invocations"], 1);
+    }
+    assert_eq!(emf[0]["PoliciesDetached"], 1);
+    assert_eq!(
+        emf[0]["ApiCalls"],
+        attach["api_calls"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+    );
+    assert_eq!(emf[1]["InlinePoliciesDeleted"], 1);
+    assert_eq!(emf[2]["Violations"], 0);
 }

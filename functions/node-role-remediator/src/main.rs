@@ -13,7 +13,8 @@ async fn main() -> Result<(), Error> {
     let sdk = noderole::aws::load_sdk_config().await;
     let remediator = noderole::aws::remediator(&sdk, config)
         .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot determine the function's own identity"))?;
+        .inspect_err(|e| tracing::error!(error = %e, "cannot determine the function's own identity"))?
+        .with_metrics(noderole::emf::to_stdout);
     let remediator = &remediator;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
