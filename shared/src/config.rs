@@ -114,6 +114,8 @@ pub struct Config {
     pub index_ttl: Duration,
     /// Upper bound on concurrent EKS calls during discovery.
     pub discovery_concurrency: usize,
+    /// Import ASFF findings into Security Hub (`SECURITY_HUB=on`).
+    pub security_hub: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -273,6 +275,12 @@ impl Config {
             },
         };
 
+        let security_hub = match get("SECURITY_HUB").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(v) => return Err(invalid("SECURITY_HUB", v, "unknown value", "`off` or `on`")),
+        };
+
         Ok(Config {
             mode,
             sns_topic_arn,
@@ -283,6 +291,7 @@ impl Config {
             addon_policies,
             index_ttl,
             discovery_concurrency,
+            security_hub,
         })
     }
 }
@@ -380,6 +389,7 @@ mod tests {
         assert!(c.exempt_roles.is_empty());
         assert_eq!(c.cni_policy, AddonPolicy::KeepIfNeeded);
         assert_eq!(c.addon_policies, AddonPolicy::KeepIfNeeded);
+        assert!(!c.security_hub);
         assert_eq!(c.index_ttl, Duration::from_secs(300));
     }
 
@@ -451,6 +461,7 @@ mod tests {
             ("CNI_POLICY", "maybe", "keep-if-needed"),
             ("INDEX_TTL_SECONDS", "five", "seconds"),
             ("DISCOVERY_CONCURRENCY", "0", "1 to 256"),
+            ("SECURITY_HUB", "yes", "`off` or `on`"),
         ];
         for (variable, value, expected) in cases {
             let mut vars = base.to_vec();

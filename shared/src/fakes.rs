@@ -315,3 +315,68 @@ impl Notifier for FakeNotifier {
         Ok(format!("message-{}", published.len()))
     }
 }
+
+/// Security Hub: keeps the last import of each finding by `Id`; can refuse imports.
+#[derive(Default)]
+pub struct FakeFindings {
+    pub imported: Mutex<BTreeMap<String, crate::findings::Finding>>,
+    /// Returned by every call, when set (e.g. `InvalidAccessException`).
+    pub failure: Mutex<Option<AwsError>>,
+    /// `Id` → error code, refused once each.
+    pub refuse_once: Mutex<HashMap<String, String>>,
+}
+
+impl crate::ports::Findings for FakeFindings {
+    async fn import(&self, findings: &[crate::findings::Finding]) -> AwsResult<crate::ports::ImportOutcome> {
+        metrics::record("securityhub", "BatchImportFindings");
+        if let Some(e) = self.failure.lock().expect("lock").clone() {
+            return Err(e);
+        }
+        let mut outcome = crate::ports::ImportOutcome::default();
+        for finding in findings {
+            if let Some(code) = self.refuse_once.lock().expect("lock").remove(&finding.id) {
+                outcome
+                    .failed
+                    .push((finding.id.clone(), code, "refused by the test".into()));
+                continue;
+            }
+            outcome.imported += 1;
+            self.imported
+                .lock()
+                .expect("lock")
+                .insert(finding.id.clone(), finding.clone());
+        }
+        Ok(outcome)
+    }
+
+    async fn open_findings(
+        &self,
+        _product_arn: &str,
+        role_arn: Option<&str>,
+    ) -> AwsResult<Vec<crate::ports::OpenFinding>> {
+        metrics::record("securityhub", "GetFindings");
+        if let Some(e) = self.failure.lock().expect("lock").clone() {
+            return Err(e);
+        }
+        Ok(self
+            .imported
+            .lock()
+            .expect("lock")
+            .values()
+            .filter(|f| f.open && role_arn.is_none_or(|arn| f.role_arn == arn))
+            .map(|f| crate::ports::OpenFinding {
+                id: f.id.clone(),
+                created_at: f.created_at.clone(),
+                role_arn: f.role_arn.clone(),
+                title: f.title.clone(),
+                description: f.description.clone(),
+                severity: f.severity.clone(),
+                product_fields: f.product_fields.clone(),
+            })
+            .collect())
+    }
+
+    fn region(&self) -> &str {
+        "us-east-1"
+    }
+}

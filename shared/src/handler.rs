@@ -11,12 +11,13 @@ use crate::addons::{self, AddonFacts};
 use crate::config::Config;
 use crate::discovery::{IndexCache, IndexSource, NodeBinding, Scan, scan};
 use crate::emf::{self, MetricSink};
+use crate::findings::{self, NoFindings};
 use crate::iam_arn;
 use crate::metrics;
 use crate::migration;
 use crate::notify;
 use crate::policy::{self, NodeTrust};
-use crate::ports::{AwsError, Eks, Iam, Notifier};
+use crate::ports::{AwsError, Eks, Findings, Iam, Notifier};
 use crate::remediate::remediate;
 use crate::report::{EventSummary, NotificationStatus, Outcome, Report, RoleRef};
 use crate::rules::{Allowlist, InlinePolicy, RoleState};
@@ -76,12 +77,14 @@ impl HandlerError {
 }
 
 /// The function's state across invocations.
-pub struct Remediator<I, E, N> {
+pub struct Remediator<I, E, N, F = NoFindings> {
     config: Config,
     identity: Identity,
     iam: I,
     eks: E,
     notifier: N,
+    /// Security Hub, used when `SECURITY_HUB=on`.
+    findings: F,
     index: IndexCache,
     /// How each cluster's add-ons get credentials, reused across warm invocations for
     /// `INDEX_TTL_SECONDS`.
@@ -126,9 +129,12 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             iam,
             eks,
             notifier,
+            findings: NoFindings,
         }
     }
+}
 
+impl<I, E, N, F> Remediator<I, E, N, F> {
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -139,6 +145,23 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         self
     }
 
+    /// Imports findings through `findings` when the configuration says `SECURITY_HUB=on`.
+    pub fn with_findings<G: Findings>(self, findings: G) -> Remediator<I, E, N, G> {
+        Remediator {
+            config: self.config,
+            identity: self.identity,
+            iam: self.iam,
+            eks: self.eks,
+            notifier: self.notifier,
+            findings,
+            index: self.index,
+            addon_facts: self.addon_facts,
+            metrics: self.metrics,
+        }
+    }
+}
+
+impl<I: Iam, E: Eks, N: Notifier, F: Findings> Remediator<I, E, N, F> {
     fn emit(&self, document: impl FnOnce() -> Value) {
         if let Some(sink) = &self.metrics {
             sink(&document().to_string());
@@ -257,6 +280,12 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             Ok(()) => report,
             Err(stop) => return self.stopped(report, stop).await,
         };
+        if self.config.security_hub && report.node_role {
+            // boxed: the SDK's futures are large, and they live on the heap instead of the stack
+            let scope = self.findings_scope();
+            let status = Box::pin(findings::sync_role(&self.findings, &report, &scope)).await;
+            report.security_hub = Some(status);
+        }
         let transient = self.notify(&mut report).await;
         match transient.or_else(|| transient_action(&report)) {
             Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),
@@ -358,6 +387,15 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
         report.actions = remediation.actions;
         report.deleted_inline_policies = remediation.backups;
         Ok(())
+    }
+
+    fn findings_scope(&self) -> findings::Scope {
+        findings::Scope::new(
+            &self.identity.account,
+            self.findings.region(),
+            &self.identity.partition,
+            std::time::SystemTime::now(),
+        )
     }
 
     fn exemption(&self, name: &str, arn: Option<&str>) -> Option<String> {
@@ -476,6 +514,11 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             report.roles.push(role_report);
         }
         report.outcome = Outcome::SweepCompleted;
+        if self.config.security_hub {
+            let scope = self.findings_scope();
+            let status = Box::pin(findings::sync_sweep(&self.findings, &report.roles, &scope)).await;
+            report.security_hub = Some(status);
+        }
         let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
         report.reason = Some(format!(
             "{} node role(s) checked, {needing} needed action",

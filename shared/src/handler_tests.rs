@@ -323,6 +323,66 @@ async fn every_invocation_emits_exactly_one_metric_line() {
 }
 
 #[tokio::test]
+async fn security_hub_not_enabled_is_a_warning_never_a_failed_remediation() {
+    // Given Security Hub on in the configuration but not enabled in the account
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    let hub = FakeFindings::default();
+    *hub.failure.lock().expect("lock") = Some(error(
+        "securityhub:GetFindings",
+        ErrorKind::Rejected,
+        "InvalidAccessException",
+    ));
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[("SECURITY_HUB", "on")],
+    )
+    .with_findings(hub);
+
+    // When a violation is removed
+    let report = guard
+        .handle(&attach("node"))
+        .await
+        .expect("no retry: a warning is not a failure");
+
+    // Then remediation and notification went ahead, and both say Security Hub is not enabled
+    assert_eq!(report.outcome, Outcome::Remediated);
+    let warning = report
+        .security_hub
+        .as_ref()
+        .and_then(|s| s.warning.clone())
+        .expect("warning");
+    assert!(warning.contains("not enabled"), "{warning}");
+    let published = guard.notifier.published.lock().expect("lock");
+    assert_eq!(published.len(), 1);
+    assert!(published[0].message.contains("Security Hub is not enabled"));
+}
+
+#[tokio::test]
+async fn a_finding_refused_for_a_transient_reason_is_sent_again() {
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    let hub = FakeFindings::default();
+    let id = format!("eks-node-role-guard/123456789012/node/managed/arn:aws:iam::aws:policy/{ADMIN}");
+    hub.refuse_once
+        .lock()
+        .expect("lock")
+        .insert(id.clone(), "InternalException".into());
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[("SECURITY_HUB", "on"), ("MODE", "dry-run")],
+    )
+    .with_findings(hub);
+
+    let report = guard.handle(&attach("node")).await.expect("report");
+
+    let status = report.security_hub.expect("status");
+    assert_eq!((status.open, status.failed.len()), (1, 0), "{status:?}");
+    assert!(guard.findings.imported.lock().expect("lock").contains_key(&id));
+    assert_eq!(report.api_calls.get("securityhub:BatchImportFindings"), Some(&2));
+}
+
+#[tokio::test]
 async fn an_allowlist_without_worker_or_ecr_policies_never_strips_the_last_one() {
     let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
     let guard = guard(

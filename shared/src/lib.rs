@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod emf;
 #[cfg(test)]
 mod fakes;
+pub mod findings;
 pub mod handler;
 pub mod iam_arn;
 pub mod metrics;

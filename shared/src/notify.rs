@@ -232,6 +232,20 @@ pub fn text(report: &Report) -> String {
             );
         }
     }
+    if let Some(hub) = &report.security_hub {
+        if let Some(warning) = &hub.warning {
+            let _ = writeln!(out, "Warning: {warning}");
+        } else {
+            let _ = writeln!(
+                out,
+                "\nSecurity Hub: {} finding(s) open, {} archived.",
+                hub.open, hub.archived
+            );
+        }
+        for failed in &hub.failed {
+            let _ = writeln!(out, "Warning: Security Hub refused finding {failed}");
+        }
+    }
     for w in &report.warnings {
         let _ = writeln!(out, "Warning: {w}");
     }

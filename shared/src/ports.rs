@@ -183,3 +183,36 @@ pub trait Notifier: Send + Sync {
     /// Returns the message id.
     fn publish(&self, notification: &Notification) -> impl Future<Output = AwsResult<String>> + Send;
 }
+
+/// A finding this product imported earlier and that is still open (`RecordState` ACTIVE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFinding {
+    pub id: String,
+    pub created_at: String,
+    pub role_arn: String,
+    pub title: String,
+    pub description: String,
+    pub severity: String,
+    pub product_fields: std::collections::BTreeMap<String, String>,
+}
+
+/// What a batch import did: findings Security Hub refused, with its error code and message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub imported: usize,
+    pub failed: Vec<(String, String, String)>,
+}
+
+/// AWS Security Hub (CSPM) custom findings in the function's own account and region.
+pub trait Findings: Send + Sync {
+    /// Imports (creates or updates, by `Id`) findings; at most 100 per call are sent.
+    fn import(&self, findings: &[crate::findings::Finding]) -> impl Future<Output = AwsResult<ImportOutcome>> + Send;
+    /// Open findings of this product (`product_arn`), all pages; only those of `role_arn` when given.
+    fn open_findings(
+        &self,
+        product_arn: &str,
+        role_arn: Option<&str>,
+    ) -> impl Future<Output = AwsResult<Vec<OpenFinding>>> + Send;
+    /// The region findings go to.
+    fn region(&self) -> &str;
+}

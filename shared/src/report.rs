@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::config::Mode;
 use crate::discovery::{IndexSource, NodeBinding};
+use crate::findings::FindingsStatus;
 use crate::migration::Migration;
 use crate::ports::ErrorKind;
 use crate::rules::{Kept, Violation};
@@ -164,6 +165,9 @@ pub struct Report {
     pub api_calls: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationStatus>,
+    /// Security Hub findings imported by this invocation (`SECURITY_HUB=on`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<FindingsStatus>,
     /// Sweep only: one report per node role checked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Report>,
@@ -189,6 +193,7 @@ impl Report {
             index: None,
             api_calls: BTreeMap::new(),
             notification: None,
+            security_hub: None,
             roles: Vec::new(),
         }
     }

@@ -33,7 +33,7 @@ IAM_ACTIONS_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / 
 PATTERN_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
 # sts.rs is left out on purpose: sts:GetCallerIdentity needs no permission.
-ADAPTER_SERVICES = ("iam", "eks", "sns")
+ADAPTER_SERVICES = ("iam", "eks", "sns", "securityhub")
 
 # Methods that follow `client` in the adapters but are not AWS operations.
 NOT_OPERATIONS = {"clone", "config", "send", "into_paginator", "items", "build"}
@@ -476,6 +476,7 @@ class Structure(unittest.TestCase):
         )
         self.assertEqual(variables["CNI_POLICY"], {"Ref": "CniPolicy"})
         self.assertEqual(variables["ADDON_POLICIES"], {"Ref": "AddonPolicies"})
+        self.assertEqual(variables["SECURITY_HUB"], {"Ref": "SecurityHubFindings"})
         self.assertEqual(variables["INDEX_TTL_SECONDS"], {"Ref": "IndexTtlSeconds"})
         # Every variable the template sets is one the function reads (no typo goes unnoticed).
         read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', CONFIG_RS.read_text()))
@@ -489,6 +490,7 @@ class Structure(unittest.TestCase):
         self.assertEqual(params["CniPolicy"]["Default"], "keep-if-needed")
         self.assertEqual(sorted(params["CniPolicy"]["AllowedValues"]), ["deny", "keep", "keep-if-needed"])
         self.assertEqual(params["AddonPolicies"]["Default"], "keep-if-needed")
+        self.assertEqual(params["SecurityHubFindings"]["Default"], "off")
         self.assertEqual(sorted(params["AddonPolicies"]["AllowedValues"]), ["deny", "keep", "keep-if-needed"])
         self.assertEqual(params["DeploymentKind"]["Default"], "main")
         self.assertEqual(params["MainRegion"]["Default"], "us-east-1")

@@ -46,6 +46,7 @@ async fn events_files_through_the_lambda_runtime_emulator() {
     // When the function runs in enforce mode under cargo lambda watch
     let watch = LambdaWatch::start(&[
         ("MODE", "enforce"),
+        ("SECURITY_HUB", "on"),
         ("SNS_TOPIC_ARN", &inbox.topic_arn),
         ("SCAN_REGIONS", "us-east-1,us-west-2"),
         ("AWS_ENDPOINT_URL", &moto.endpoint),
@@ -75,6 +76,8 @@ async fn events_files_through_the_lambda_runtime_emulator() {
 
     // Then the Reports, IAM and the notifications agree
     assert_eq!(attach["outcome"], "remediated", "{attach:#}");
+    // the finding of the removed policy went to Security Hub, closed
+    assert_eq!(attach["security_hub"]["archived"], 1, "{attach:#}");
     assert_eq!(put["outcome"], "remediated", "{put:#}");
     assert_eq!(unrelated["outcome"], "not_node_role");
     assert_eq!(denied["outcome"], "ignored");

@@ -4,8 +4,18 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use noderole::Config;
 use serde_json::Value;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// Worker-thread stacks: the Security Hub SDK's finding (de)serializers recurse deeply.
+const THREAD_STACK: usize = 8 * 1024 * 1024;
+
+fn main() -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
 
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;

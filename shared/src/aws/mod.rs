@@ -2,6 +2,7 @@
 
 mod eks;
 mod iam;
+mod securityhub;
 mod sns;
 mod sts;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use eks::EksClients;
 pub use iam::IamClient;
+pub use securityhub::SecurityHub;
 pub use sns::SnsTopic;
 pub use sts::caller_identity;
 
@@ -31,7 +33,7 @@ use crate::handler::Remediator;
 use crate::ports::{AwsError, ErrorKind};
 
 /// The remediator wired to real AWS clients.
-pub type AwsRemediator = Remediator<IamClient, EksClients, SnsTopic>;
+pub type AwsRemediator = Remediator<IamClient, EksClients, SnsTopic, SecurityHub>;
 
 /// Attempts per call, counting the first: throttling, 5xx and timeouts are retried with
 /// exponential backoff and jitter by the SDK's standard retry strategy.
@@ -66,7 +68,7 @@ pub async fn remediator(sdk: &SdkConfig, config: Config) -> Result<AwsRemediator
     let iam = IamClient::new(sdk);
     let eks = EksClients::new(sdk, &config.scan_regions);
     let sns = SnsTopic::new(sdk, &config.sns_topic_arn);
-    Ok(Remediator::new(config, identity, iam, eks, sns))
+    Ok(Remediator::new(config, identity, iam, eks, sns).with_findings(SecurityHub::new(sdk)))
 }
 
 /// Counts every API call into the running invocation's tally (see [`crate::metrics`]).
