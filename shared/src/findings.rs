@@ -74,20 +74,12 @@ fn document_severity(document: &str) -> Severity {
     let Ok(doc) = serde_json::from_str::<Value>(document) else {
         return Severity::High;
     };
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single) => vec![single],
-        None => Vec::new(),
-    };
     let mut worst = Severity::Medium;
-    for statement in statements
-        .into_iter()
-        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-    {
+    for statement in policy::allow_statements(&doc) {
         if statement.get("NotAction").is_some() {
             worst = worst.max(Severity::High);
         }
-        for action in strings(statement.get("Action")) {
+        for action in policy::strings(statement.get("Action")) {
             let action = action.to_ascii_lowercase();
             if action == "*" || action == "*:*" {
                 return Severity::Critical;
@@ -105,14 +97,6 @@ fn document_severity(document: &str) -> Severity {
         }
     }
     worst
-}
-
-fn strings(value: Option<&Value>) -> Vec<&str> {
-    match value {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// The deterministic finding `Id`: account, role, policy kind and policy (the ARN for a managed

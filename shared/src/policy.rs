@@ -25,15 +25,8 @@ pub fn decode_document(text: &str) -> String {
 /// Which node-style trust, if any, a trust policy grants (`sts:AssumeRole*` to a service).
 pub fn node_trust(trust_policy: &str) -> Option<NodeTrust> {
     let doc: Value = serde_json::from_str(&decode_document(trust_policy)).ok()?;
-    let statements = match doc.get("Statement")? {
-        Value::Array(items) => items.iter().collect::<Vec<_>>(),
-        single => vec![single],
-    };
     let mut found = None;
-    for statement in statements {
-        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
-            continue;
-        }
+    for statement in allow_statements(&doc) {
         for service in strings(statement.pointer("/Principal/Service")) {
             match service {
                 // China regions use ec2.amazonaws.com.cn
@@ -46,7 +39,21 @@ pub fn node_trust(trust_policy: &str) -> Option<NodeTrust> {
     found
 }
 
-fn strings(value: Option<&Value>) -> Vec<&str> {
+/// The `Effect: Allow` statements of a policy document (`Statement` may be one object or a list).
+pub fn allow_statements(doc: &Value) -> Vec<&Value> {
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => Vec::new(),
+    };
+    statements
+        .into_iter()
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .collect()
+}
+
+/// A policy element that may be one string or a list of strings (`Action`, `Principal.Service`).
+pub fn strings(value: Option<&Value>) -> Vec<&str> {
     match value {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),

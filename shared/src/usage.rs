@@ -327,19 +327,10 @@ fn allowed_actions(document: &str) -> Vec<String> {
     let Ok(doc) = serde_json::from_str::<Value>(document) else {
         return Vec::new();
     };
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single) => vec![single],
-        None => Vec::new(),
-    };
-    statements
+    crate::policy::allow_statements(&doc)
         .into_iter()
-        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-        .flat_map(|s| match s.get("Action") {
-            Some(Value::String(a)) => vec![a.clone()],
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-            _ => Vec::new(),
-        })
+        .flat_map(|s| crate::policy::strings(s.get("Action")))
+        .map(str::to_owned)
         .collect()
 }
 
