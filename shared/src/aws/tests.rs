@@ -292,3 +292,78 @@ async fn detach_of_a_policy_already_gone_is_already_done() {
         Ok(Change::Done)
     );
 }
+
+#[tokio::test]
+async fn security_hub_refusals_and_a_disabled_hub_are_read_not_raised() {
+    use aws_sdk_securityhub::operation::batch_import_findings::BatchImportFindingsOutput;
+    use aws_sdk_securityhub::types::ImportFindingsError;
+
+    use crate::findings::{Finding, Scope};
+    use crate::ports::Findings;
+
+    let scope = Scope::new("123456789012", "us-east-1", "aws", std::time::SystemTime::UNIX_EPOCH);
+    let finding = |n: usize| Finding {
+        id: format!("f{n}"),
+        product_arn: scope.product_arn(),
+        account: scope.account.clone(),
+        region: scope.region.clone(),
+        partition: scope.partition.clone(),
+        role_arn: "arn:aws:iam::123456789012:role/node".into(),
+        title: "t".into(),
+        description: "d".into(),
+        severity: "HIGH".into(),
+        open: true,
+        created_at: scope.now.clone(),
+        updated_at: scope.now.clone(),
+        remediation: "r".into(),
+        remediation_url: "https://example.com".into(),
+        related_requirements: vec![],
+        types: vec!["Software and Configuration Checks/AWS Security Best Practices".into()],
+        product_fields: Default::default(),
+    };
+    // 150 findings: two calls of at most 100, one finding refused in the second
+    let import = mock!(aws_sdk_securityhub::Client::batch_import_findings).then_compute_output(|request| {
+        let sent = request.findings().len();
+        assert!(sent <= 100, "at most 100 findings per call, sent {sent}");
+        let mut out = BatchImportFindingsOutput::builder()
+            .success_count(i32::try_from(sent).unwrap_or_default())
+            .failed_count(0);
+        if let Some(refused) = request.findings().iter().find(|f| f.id() == Some("f120")) {
+            out = out.failed_findings(
+                ImportFindingsError::builder()
+                    .id(refused.id().unwrap_or_default())
+                    .error_code("InvalidInput")
+                    .error_message("bad")
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let client = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&import]);
+    let hub = super::SecurityHub::from_client(client, "us-east-1");
+    let findings: Vec<Finding> = (0..150).map(finding).collect();
+    let outcome = hub.import(&findings).await.expect("imported");
+    assert_eq!(import.num_calls(), 2);
+    assert_eq!(
+        outcome.failed,
+        vec![("f120".to_owned(), "InvalidInput".to_owned(), "bad".to_owned())]
+    );
+
+    // Security Hub not enabled: a rejected call whose code the core turns into a warning
+    let disabled = mock!(aws_sdk_securityhub::Client::get_findings).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            StatusCode::try_from(403).expect("status"),
+            SdkBody::from(
+                r#"{"__type":"InvalidAccessException","Message":"Account is not subscribed to AWS Security Hub"}"#,
+            ),
+        )
+    });
+    let client = mock_client!(aws_sdk_securityhub, [&disabled]);
+    let hub = super::SecurityHub::from_client(client, "us-east-1");
+    let err = hub
+        .open_findings(&scope.product_arn(), None)
+        .await
+        .expect_err("not enabled");
+    assert_eq!(err.code.as_deref(), Some("InvalidAccessException"));
+    assert!(!err.is_transient());
+}
