@@ -380,3 +380,13 @@ impl crate::ports::Findings for FakeFindings {
         "us-east-1"
     }
 }
+
+/// CloudTrail answering with the given trails (or error).
+pub struct FakeTrails(pub AwsResult<Option<Vec<crate::trail_health::TrailState>>>);
+
+impl crate::ports::Trails for FakeTrails {
+    async fn trails(&self) -> AwsResult<Option<Vec<crate::trail_health::TrailState>>> {
+        metrics::record("cloudtrail", "DescribeTrails");
+        self.0.clone()
+    }
+}

@@ -17,10 +17,11 @@ use crate::metrics;
 use crate::migration;
 use crate::notify;
 use crate::policy::{self, NodeTrust};
-use crate::ports::{AwsError, Eks, Findings, Iam, Notifier};
+use crate::ports::{AwsError, Eks, Findings, Iam, Notifier, Trails};
 use crate::remediate::remediate;
 use crate::report::{EventSummary, NotificationStatus, Outcome, Report, RoleRef};
 use crate::rules::{Allowlist, InlinePolicy, RoleState};
+use crate::trail_health::{self, NoTrails};
 use crate::trigger::{self, Event, NotAnEvent, Trigger};
 
 /// Node roles checked at once during a sweep.
@@ -77,7 +78,7 @@ impl HandlerError {
 }
 
 /// The function's state across invocations.
-pub struct Remediator<I, E, N, F = NoFindings> {
+pub struct Remediator<I, E, N, F = NoFindings, T = NoTrails> {
     config: Config,
     identity: Identity,
     iam: I,
@@ -85,6 +86,8 @@ pub struct Remediator<I, E, N, F = NoFindings> {
     notifier: N,
     /// Security Hub, used when `SECURITY_HUB=on`.
     findings: F,
+    /// CloudTrail, asked by the sweep whether the guard is blind.
+    trails: T,
     index: IndexCache,
     /// How each cluster's add-ons get credentials, reused across warm invocations for
     /// `INDEX_TTL_SECONDS`.
@@ -130,11 +133,12 @@ impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
             eks,
             notifier,
             findings: NoFindings,
+            trails: NoTrails,
         }
     }
 }
 
-impl<I, E, N, F> Remediator<I, E, N, F> {
+impl<I, E, N, F, T> Remediator<I, E, N, F, T> {
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -146,7 +150,7 @@ impl<I, E, N, F> Remediator<I, E, N, F> {
     }
 
     /// Imports findings through `findings` when the configuration says `SECURITY_HUB=on`.
-    pub fn with_findings<G: Findings>(self, findings: G) -> Remediator<I, E, N, G> {
+    pub fn with_findings<G: Findings>(self, findings: G) -> Remediator<I, E, N, G, T> {
         Remediator {
             config: self.config,
             identity: self.identity,
@@ -154,6 +158,23 @@ impl<I, E, N, F> Remediator<I, E, N, F> {
             eks: self.eks,
             notifier: self.notifier,
             findings,
+            trails: self.trails,
+            index: self.index,
+            addon_facts: self.addon_facts,
+            metrics: self.metrics,
+        }
+    }
+
+    /// Lets the sweep check that a CloudTrail trail feeds the guard's rules.
+    pub fn with_trails<U: Trails>(self, trails: U) -> Remediator<I, E, N, F, U> {
+        Remediator {
+            config: self.config,
+            identity: self.identity,
+            iam: self.iam,
+            eks: self.eks,
+            notifier: self.notifier,
+            findings: self.findings,
+            trails,
             index: self.index,
             addon_facts: self.addon_facts,
             metrics: self.metrics,
@@ -161,7 +182,7 @@ impl<I, E, N, F> Remediator<I, E, N, F> {
     }
 }
 
-impl<I: Iam, E: Eks, N: Notifier, F: Findings> Remediator<I, E, N, F> {
+impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F, T> {
     fn emit(&self, document: impl FnOnce() -> Value) {
         if let Some(sink) = &self.metrics {
             sink(&document().to_string());
@@ -514,6 +535,16 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings> Remediator<I, E, N, F> {
             report.roles.push(role_report);
         }
         report.outcome = Outcome::SweepCompleted;
+        match Box::pin(self.trails.trails()).await {
+            Ok(Some(trails)) => report.blind = trail_health::blind_reason(&trails),
+            Ok(None) => {}
+            Err(e) => report.warnings.push(format!(
+                "whether a CloudTrail trail feeds the guard could not be checked: {e}"
+            )),
+        }
+        if let Some(blind) = &report.blind {
+            error!(reason = %blind, "the guard is blind: no CloudTrail trail feeds its rules");
+        }
         if self.config.security_hub {
             let scope = self.findings_scope();
             let status = Box::pin(findings::sync_sweep(&self.findings, &report.roles, &scope)).await;

@@ -383,6 +383,63 @@ async fn a_finding_refused_for_a_transient_reason_is_sent_again() {
 }
 
 #[tokio::test]
+async fn a_sweep_without_a_logging_trail_says_first_that_the_guard_is_blind() {
+    use crate::trail_health::TrailState;
+    let logging = TrailState {
+        name: "org-trail".into(),
+        home_region: "eu-west-1".into(),
+        multi_region: true,
+        logging: true,
+        selectors: vec![],
+    };
+    let stopped = TrailState {
+        logging: false,
+        ..logging.clone()
+    };
+    for (trails, blind) in [
+        (Ok(Some(vec![])), true),
+        (Ok(Some(vec![stopped])), true),
+        (Ok(Some(vec![logging])), false),
+        // a denied check is a warning, not a verdict
+        (
+            Err(error(
+                "cloudtrail:DescribeTrails",
+                ErrorKind::Denied,
+                "AccessDeniedException",
+            )),
+            false,
+        ),
+    ] {
+        let denied = trails.is_err();
+        let iam = with_node(FakeIam::default(), "node", &[]);
+        let guard = guard(
+            iam,
+            vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+            &[],
+        )
+        .with_trails(FakeTrails(trails));
+        let report = guard.handle(&sweep_event()).await.expect("report");
+        assert_eq!(report.blind.is_some(), blind, "{report:?}");
+        let published = guard.notifier.published.lock().expect("lock");
+        let summary = published.last().expect("the sweep summary is always sent");
+        assert_eq!(summary.subject.contains("BLIND"), blind, "{}", summary.subject);
+        assert!(summary.subject.chars().count() < 100);
+        let text: Value = serde_json::from_str(&summary.message).expect("json");
+        assert_eq!(
+            text["default"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("THE GUARD IS BLIND"),
+            blind
+        );
+        assert_eq!(
+            report.warnings.iter().any(|w| w.contains("could not be checked")),
+            denied
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_allowlist_without_worker_or_ecr_policies_never_strips_the_last_one() {
     let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
     let guard = guard(

@@ -25,6 +25,7 @@ pub mod ports;
 pub mod remediate;
 pub mod report;
 pub mod rules;
+pub mod trail_health;
 pub mod trigger;
 pub mod usage;
 

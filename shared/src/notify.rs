@@ -86,6 +86,16 @@ pub fn subject(report: &Report) -> String {
             )
         }
     };
+    // a blind guard says so first, where a subject line is read
+    let raw = if report.blind.is_some() {
+        raw.replacen(
+            "eks-node-role-guard: ",
+            "eks-node-role-guard: BLIND (no CloudTrail events): ",
+            1,
+        )
+    } else {
+        raw
+    };
     let clean: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if clean.chars().count() <= SUBJECT_MAX {
         return clean;
@@ -104,6 +114,9 @@ fn write_usage(out: &mut String, usage: Option<&Usage>) {
 /// The readable message for people.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(blind) = &report.blind {
+        let _ = writeln!(out, "THE GUARD IS BLIND: {blind}.\n");
+    }
     let role = report.role.as_ref();
     let _ = writeln!(
         out,

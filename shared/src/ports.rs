@@ -216,3 +216,10 @@ pub trait Findings: Send + Sync {
     /// The region findings go to.
     fn region(&self) -> &str;
 }
+
+/// CloudTrail, for the sweep's "is the guard blind?" check.
+pub trait Trails: Send + Sync {
+    /// Every trail that records the function's region (multi-region and organization trails
+    /// included), with its status and selectors; `None` when this deployment does not check.
+    fn trails(&self) -> impl Future<Output = AwsResult<Option<Vec<crate::trail_health::TrailState>>>> + Send;
+}

@@ -165,6 +165,9 @@ pub struct Report {
     pub api_calls: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationStatus>,
+    /// Sweep only: why the guard receives no events (no logging trail records IAM writes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blind: Option<String>,
     /// Security Hub findings imported by this invocation (`SECURITY_HUB=on`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<FindingsStatus>,
@@ -193,6 +196,7 @@ impl Report {
             index: None,
             api_calls: BTreeMap::new(),
             notification: None,
+            blind: None,
             security_hub: None,
             roles: Vec::new(),
         }

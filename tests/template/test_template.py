@@ -33,7 +33,7 @@ IAM_ACTIONS_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / 
 PATTERN_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
 # sts.rs is left out on purpose: sts:GetCallerIdentity needs no permission.
-ADAPTER_SERVICES = ("iam", "eks", "sns", "securityhub")
+ADAPTER_SERVICES = ("iam", "eks", "sns", "securityhub", "cloudtrail")
 
 # Methods that follow `client` in the adapters but are not AWS operations.
 NOT_OPERATIONS = {"clone", "config", "send", "into_paginator", "items", "build"}
@@ -363,10 +363,14 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
             for action in as_list(statement["Action"]):
                 self.assertNotIn("*", action, f"{statement.get('Sid')}: {action}")
 
-    def test_only_list_clusters_has_a_wildcard_resource(self):
+    def test_only_list_calls_without_resource_types_have_a_wildcard_resource(self):
         for statement in role_statements(load_template()):
             if "*" in as_list(statement["Resource"]):
-                self.assertEqual(as_list(statement["Action"]), ["eks:ListClusters"], statement.get("Sid"))
+                self.assertIn(
+                    as_list(statement["Action"]),
+                    (["eks:ListClusters"], ["cloudtrail:DescribeTrails"]),
+                    statement.get("Sid"),
+                )
 
     def test_iam_writes_are_scoped_to_account_roles(self):
         writes = {"iam:DetachRolePolicy", "iam:DeleteRolePolicy"}

@@ -1,5 +1,6 @@
 //! Adapters from the ports to the AWS SDK clients. Errors are classified here, where they happen.
 
+mod cloudtrail;
 mod eks;
 mod iam;
 mod securityhub;
@@ -22,6 +23,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+pub use cloudtrail::CloudTrail;
 pub use eks::EksClients;
 pub use iam::IamClient;
 pub use securityhub::SecurityHub;
@@ -33,7 +35,7 @@ use crate::handler::Remediator;
 use crate::ports::{AwsError, ErrorKind};
 
 /// The remediator wired to real AWS clients.
-pub type AwsRemediator = Remediator<IamClient, EksClients, SnsTopic, SecurityHub>;
+pub type AwsRemediator = Remediator<IamClient, EksClients, SnsTopic, SecurityHub, CloudTrail>;
 
 /// Attempts per call, counting the first: throttling, 5xx and timeouts are retried with
 /// exponential backoff and jitter by the SDK's standard retry strategy.
@@ -68,7 +70,9 @@ pub async fn remediator(sdk: &SdkConfig, config: Config) -> Result<AwsRemediator
     let iam = IamClient::new(sdk);
     let eks = EksClients::new(sdk, &config.scan_regions);
     let sns = SnsTopic::new(sdk, &config.sns_topic_arn);
-    Ok(Remediator::new(config, identity, iam, eks, sns).with_findings(SecurityHub::new(sdk)))
+    Ok(Remediator::new(config, identity, iam, eks, sns)
+        .with_findings(SecurityHub::new(sdk))
+        .with_trails(CloudTrail::new(sdk)))
 }
 
 /// Counts every API call into the running invocation's tally (see [`crate::metrics`]).
