@@ -62,7 +62,7 @@ echo "moto_server on $ENDPOINT (log: .demo/moto.log)"
 
 # ---- 2. a realistic account -------------------------------------------------------------------
 banner "Seed the account"
-seed_py seed --eksctl-role --notify-queue "$QUEUE" | tee "$DEMO/seed.out"
+seed_py seed --trail --eksctl-role --notify-queue "$QUEUE" | tee "$DEMO/seed.out"
 TOPIC_ARN="$(sed -n 's/^TOPIC_ARN=//p' "$DEMO/seed.out")"
 QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$DEMO/seed.out")"
 [[ -n "$TOPIC_ARN" && -n "$QUEUE_URL" ]] || { echo "error: seed printed no TOPIC_ARN/QUEUE_URL" >&2; exit 1; }

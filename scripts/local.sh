@@ -26,7 +26,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$INVOKE_PORT") 2>/dev/null; then
 fi
 
 start_moto "$LOCAL/moto.log"
-"$PY" scripts/seed.py --endpoint "$ENDPOINT" seed --quiet --eksctl-role --notify-queue eks-node-role-guard-inbox \
+"$PY" scripts/seed.py --endpoint "$ENDPOINT" seed --quiet --trail --eksctl-role --notify-queue eks-node-role-guard-inbox \
   | tee "$LOCAL/seed.out"
 TOPIC_ARN="$(sed -n 's/^TOPIC_ARN=//p' "$LOCAL/seed.out")"
 QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$LOCAL/seed.out")"

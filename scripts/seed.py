@@ -226,6 +226,16 @@ class Seeder:
             self.counts["clusters"] += 1
             self.log(f"cluster {region}/{name}: node groups {', '.join(ng for ng, _ in ngs)}")
 
+    def trail(self):
+        """A logging multi-region trail, so the sweep's blind check finds the guard fed."""
+        s3 = self.aws.client("s3")
+        cloudtrail = self.aws.client("cloudtrail")
+        ignore_exists(s3.create_bucket, Bucket="eks-node-role-guard-demo-trail")
+        ignore_exists(cloudtrail.create_trail, Name="management-events",
+                      S3BucketName="eks-node-role-guard-demo-trail", IsMultiRegionTrail=True)
+        cloudtrail.start_logging(Name="management-events")
+        self.log("trail management-events: multi-region, logging")
+
     def eksctl(self):
         """A node role as eksctl builds it with iam.withAddonPolicies (autoScaler, externalDNS,
         ebs, cloudWatch, imageBuilder): what the function attributes and plans to move."""
@@ -340,6 +350,8 @@ def cmd_seed(args, aws):
     seeder = Seeder(aws, args.quiet)
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
     seeder.base()
+    if args.trail:
+        seeder.trail()
     if args.eksctl_role:
         seeder.eksctl()
     t_base = time.monotonic()
@@ -620,6 +632,7 @@ def add_seed_args(p):
     p.add_argument("--node-roles", type=int, default=4, help="node roles shared by benchmark node groups")
     p.add_argument("--unrelated-roles", type=int, default=0, help="roles trusting the account root")
     p.add_argument("--notify-queue", help="create SNS topic + this SQS queue subscribed to it")
+    p.add_argument("--trail", action="store_true", help="also a logging multi-region CloudTrail trail")
     p.add_argument("--eksctl-role", action="store_true", help=f"also an eksctl-built node role ({EKSCTL_ROLE})")
     p.add_argument("--quiet", action="store_true")
 
