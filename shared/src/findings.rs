@@ -421,7 +421,7 @@ async fn import<F: Findings>(port: &F, findings: Vec<Finding>) -> FindingsStatus
         status.archived += accepted.iter().filter(|f| !f.open).count();
         let mut retry = Vec::new();
         for finding in rejected {
-            let (code, message) = refused[finding.id.as_str()];
+            let (code, message) = refused.get(finding.id.as_str()).copied().unwrap_or_default();
             if attempt == 0 && RETRYABLE.contains(&code) {
                 retry.push(finding.clone());
             } else {
