@@ -186,7 +186,14 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
     let mut findings = Vec::new();
     for violation in &report.violations {
         let id = finding_id(&scope.account, role_name, violation);
-        let action = report.actions.iter().find(|a| a.policy_name == violation.policy_name());
+        // the action on this very policy: a customer policy may share an AWS-managed one's name
+        let action = report.actions.iter().find(|a| {
+            a.policy_name == violation.policy_name()
+                && match violation {
+                    Violation::ManagedPolicy { policy_arn, .. } => a.policy_arn.as_deref() == Some(policy_arn.as_str()),
+                    Violation::InlinePolicy { .. } => a.policy_arn.is_none(),
+                }
+        });
         let removed = action.is_some_and(|a| matches!(a.result, ActionResult::Done | ActionResult::AlreadyDone));
         let (kind, policy, reason) = match violation {
             Violation::ManagedPolicy { policy_arn, reason, .. } => {
@@ -525,6 +532,39 @@ mod tests {
             finding_id("1", "node", &inline("{}")),
             "eks-node-role-guard/1/node/inline/p"
         );
+    }
+
+    #[test]
+    fn a_removed_aws_policy_does_not_close_the_customer_look_alike() {
+        use crate::report::{ActionKind, ActionRecord, EventSummary, RoleRef};
+        let event = EventSummary {
+            id: None,
+            name: "AttachRolePolicy".into(),
+            region: None,
+            actor: None,
+        };
+        let mut report = Report::new(crate::config::Mode::Enforce, Some("1".into()), event);
+        report.role = Some(RoleRef {
+            name: "node".into(),
+            arn: Some("arn:aws:iam::1:role/node".into()),
+        });
+        let customer = Violation::ManagedPolicy {
+            policy_name: "AdministratorAccess".into(),
+            policy_arn: "arn:aws:iam::1:policy/AdministratorAccess".into(),
+            reason: "r".into(),
+            used_by: None,
+        };
+        report.violations = vec![managed("AdministratorAccess"), customer];
+        report.actions = vec![ActionRecord {
+            action: ActionKind::DetachManagedPolicy,
+            policy_name: "AdministratorAccess".into(),
+            policy_arn: Some("arn:aws:iam::aws:policy/AdministratorAccess".into()),
+            result: ActionResult::Done,
+            undo_command: None,
+        }];
+        let scope = Scope::new("1", "us-east-1", "aws", SystemTime::UNIX_EPOCH);
+        let open: Vec<bool> = for_role(&report, &scope, &[]).iter().map(|f| f.open).collect();
+        assert_eq!(open, vec![false, true], "only the detached AWS policy is closed");
     }
 
     #[test]

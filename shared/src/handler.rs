@@ -151,6 +151,17 @@ impl<I, E, N, F, T> Remediator<I, E, N, F, T> {
 
     /// Imports findings through `findings` when the configuration says `SECURITY_HUB=on`.
     pub fn with_findings<G: Findings>(self, findings: G) -> Remediator<I, E, N, G, T> {
+        self.with_ports(|_, trails| (findings, trails))
+    }
+
+    /// Lets the sweep check that a CloudTrail trail feeds the guard's rules.
+    pub fn with_trails<U: Trails>(self, trails: U) -> Remediator<I, E, N, F, U> {
+        self.with_ports(|findings, _| (findings, trails))
+    }
+
+    /// The same remediator with its optional ports replaced.
+    fn with_ports<G, U>(self, replace: impl FnOnce(F, T) -> (G, U)) -> Remediator<I, E, N, G, U> {
+        let (findings, trails) = replace(self.findings, self.trails);
         Remediator {
             config: self.config,
             identity: self.identity,
@@ -158,22 +169,6 @@ impl<I, E, N, F, T> Remediator<I, E, N, F, T> {
             eks: self.eks,
             notifier: self.notifier,
             findings,
-            trails: self.trails,
-            index: self.index,
-            addon_facts: self.addon_facts,
-            metrics: self.metrics,
-        }
-    }
-
-    /// Lets the sweep check that a CloudTrail trail feeds the guard's rules.
-    pub fn with_trails<U: Trails>(self, trails: U) -> Remediator<I, E, N, F, U> {
-        Remediator {
-            config: self.config,
-            identity: self.identity,
-            iam: self.iam,
-            eks: self.eks,
-            notifier: self.notifier,
-            findings: self.findings,
             trails,
             index: self.index,
             addon_facts: self.addon_facts,
