@@ -31,6 +31,11 @@ IAM_ACTIONS_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / 
 
 # The IAM and EKS rules whose patterns are tested by delivery.
 PATTERN_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
+# The rules that invoke the function, and those that send tamper alerts to the topic.
+FUNCTION_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule")
+TAMPER_RULES = ("TamperAlertRule", "TamperWatchRule")
+ALARMS = ("FunctionErrorsAlarm", "FunctionThrottlesAlarm", "DeadLettersAlarm", "HeartbeatAlarm")
+EMF_RS = ROOT / "shared" / "src" / "emf.rs"
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
 # sts.rs is left out on purpose: sts:GetCallerIdentity needs no permission.
 ADAPTER_SERVICES = ("iam", "eks", "sns", "securityhub", "cloudtrail")
@@ -111,6 +116,51 @@ def operations_called_by_adapters():
 def normalised(actions):
     """IAM action names are case-insensitive (`GetOpenIDConnectProvider` vs get_open_id_...)."""
     return {a.lower() for a in actions}
+
+
+# Stand-ins for what CloudFormation resolves at deploy time, to create the template's rules and
+# alarms as they would be in an account.
+ACCOUNT = "123456789012"
+STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/guard/4f0c5f40-1e2d-11f0-9c1b-0a1b2c3d4e5f"
+DEPLOYED = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::StackName": "guard",
+    "AWS::StackId": STACK_ID,
+    "IamPolicyChangeRule": "guard-IamPolicyChangeRule-1A2B3C",
+    "EksCreateNodegroupRule": "guard-EksCreateNodegroupRule-4D5E6F",
+    "SweepScheduleRule": "guard-SweepScheduleRule-7G8H9I",
+    "TamperAlertRule": "guard-TamperAlertRule-J1K2L3",
+    "RemediatorFunction": "guard-RemediatorFunction-M4N5O6",
+    "RemediatorRole": "guard-RemediatorRole-P7Q8R9",
+    "NotificationTopic": f"arn:aws:sns:us-east-1:{ACCOUNT}:guard-NotificationTopic-S1T2U3",
+    "DeadLetterQueue.QueueName": "guard-DeadLetterQueue-V4W5X6",
+    "DeadLetterQueue.Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:guard-DeadLetterQueue-V4W5X6",
+}
+
+
+def resolve(value, names=DEPLOYED):
+    """The template fragment with the intrinsic functions it uses evaluated against `names`."""
+    if isinstance(value, list):
+        return [resolve(v, names) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            return names[arg]
+        if key == "Fn::GetAtt":
+            return names[".".join(arg)]
+        if key == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], arg)
+        if key == "Fn::Join":
+            return arg[0].join(resolve(arg[1], names))
+        if key == "Fn::Select":
+            return resolve(arg[1], names)[int(arg[0])]
+        if key == "Fn::Split":
+            return resolve(arg[1], names).split(arg[0])
+    return {k: resolve(v, names) for k, v in value.items()}
 
 
 def free_port():
@@ -194,6 +244,7 @@ class EventPatternsByDelivery(unittest.TestCase):
         endpoint = f"http://127.0.0.1:{port}"
         cls.events = session.client("events", endpoint_url=endpoint)
         cls.sqs = session.client("sqs", endpoint_url=endpoint)
+        cls.cloudwatch = session.client("cloudwatch", endpoint_url=endpoint)
 
     @classmethod
     def tearDownClass(cls):
@@ -322,6 +373,226 @@ class EventPatternsByDelivery(unittest.TestCase):
             want = sorted(names[m] for m in expected[logical_id])
             with self.subTest(rule=logical_id):
                 self.assertEqual(got, want)
+
+
+    # ------------------------------------------------------------------ tamper alerts
+
+    @staticmethod
+    def api_call(service, name, request, ip="203.0.113.7", invoked_by=None, error=None):
+        """A CloudTrail management event as EventBridge delivers it, in the shape of real
+        records (Lambda's functionName is the ARN even when the caller gave the name)."""
+        identity = {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory",
+            "accountId": ACCOUNT,
+        }
+        if invoked_by:
+            identity["invokedBy"] = invoked_by
+        detail = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": "2026-11-23T10:00:00Z",
+            "eventSource": f"{service}.amazonaws.com",
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": ip,
+            "userAgent": "cloudformation.amazonaws.com" if invoked_by else "aws-cli/2.17.0",
+            "requestParameters": request,
+            "responseElements": None,
+            "eventID": str(uuid.uuid4()),
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": ACCOUNT,
+        }
+        if error:
+            detail["errorCode"] = error
+        return {"Source": f"aws.{service}", "DetailType": "AWS API Call via CloudTrail", "Detail": detail}
+
+    def test_tamper_rules_alert_on_the_guards_resources_only(self):
+        # Given both tamper rules as deployed, each delivering its transformed alert to a queue
+        resources = load_template()["Resources"]
+        alert_rule = DEPLOYED["TamperAlertRule"]
+        watch_rule = resolve(resources["TamperWatchRule"]["Properties"]["Name"])
+        self.assertRegex(watch_rule, r"^eks-node-role-guard-tamper-watch-[0-9a-f]{12}$")
+        self.assertLessEqual(len(watch_rule), 64)
+        queues = {}
+        for logical_id, rule_name in (("TamperAlertRule", alert_rule), ("TamperWatchRule", watch_rule)):
+            props = resolve(resources[logical_id]["Properties"])
+            (target,) = props["Targets"]
+            self.assertEqual(target["Arn"], DEPLOYED["NotificationTopic"], "alerts go straight to the topic")
+            queue_url = self.sqs.create_queue(QueueName=f"{logical_id}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+            queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            self.events.put_rule(Name=rule_name, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+            self.events.put_targets(
+                Rule=rule_name,
+                Targets=[{"Id": "queue", "Arn": queue_arn, "InputTransformer": target["InputTransformer"]}],
+            )
+            queues[logical_id] = queue_url
+
+        function = DEPLOYED["RemediatorFunction"]
+        function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}"
+        topic = DEPLOYED["NotificationTopic"]
+        trail = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management"
+        cfn = {"ip": "cloudformation.amazonaws.com", "invoked_by": "cloudformation.amazonaws.com"}
+        alert, watch = {"TamperAlertRule"}, {"TamperWatchRule"}
+        cases = [
+            # the guard's rules, its watcher included
+            ("DisableRule on the IAM rule", ("events", "DisableRule", {"name": DEPLOYED["IamPolicyChangeRule"]}), alert),
+            ("DeleteRule on the sweep schedule", ("events", "DeleteRule", {"name": DEPLOYED["SweepScheduleRule"]}), alert),
+            ("PutRule on the CreateNodegroup rule", ("events", "PutRule", {"name": DEPLOYED["EksCreateNodegroupRule"], "eventPattern": "{}"}), alert),
+            ("RemoveTargets from the IAM rule", ("events", "RemoveTargets", {"rule": DEPLOYED["IamPolicyChangeRule"], "ids": ["node-role-remediator"]}), alert),
+            ("PutTargets on the sweep schedule", ("events", "PutTargets", {"rule": DEPLOYED["SweepScheduleRule"], "targets": []}), alert),
+            ("DisableRule on the watcher", ("events", "DisableRule", {"name": watch_rule}), alert),
+            ("DisableRule on the tamper alert rule", ("events", "DisableRule", {"name": alert_rule}), watch),
+            ("RemoveTargets from the tamper alert rule", ("events", "RemoveTargets", {"rule": alert_rule, "ids": ["notification-topic"]}), watch),
+            # the function, by name and by ARN, with Lambda's versioned event names
+            ("UpdateFunctionConfiguration20150331v2", ("lambda", "UpdateFunctionConfiguration20150331v2", {"functionName": function, "environment": {}}), alert),
+            ("UpdateFunctionCode20150331v2", ("lambda", "UpdateFunctionCode20150331v2", {"functionName": function_arn, "publish": True}), alert),
+            ("DeleteFunction20150331", ("lambda", "DeleteFunction20150331", {"functionName": function_arn}), alert),
+            ("PutFunctionConcurrency20171031", ("lambda", "PutFunctionConcurrency20171031", {"functionName": function, "reservedConcurrentExecutions": 0}), alert),
+            ("DeleteFunctionConcurrency20171031", ("lambda", "DeleteFunctionConcurrency20171031", {"functionName": function}), alert),
+            ("AddPermission20150331v2", ("lambda", "AddPermission20150331v2", {"functionName": function, "statementId": "x"}), alert),
+            ("RemovePermission20150331v2", ("lambda", "RemovePermission20150331v2", {"functionName": f"{function}:$LATEST", "statementId": "x"}), alert),
+            ("UpdateFunctionEventInvokeConfig", ("lambda", "UpdateFunctionEventInvokeConfig", {"functionName": function_arn + ":$LATEST"}), alert),
+            # the topic and its subscriptions
+            ("SetTopicAttributes", ("sns", "SetTopicAttributes", {"topicArn": topic, "attributeName": "Policy"}), alert),
+            ("Subscribe", ("sns", "Subscribe", {"topicArn": topic, "protocol": "https", "endpoint": "https://x"}), alert),
+            ("Unsubscribe", ("sns", "Unsubscribe", {"subscriptionArn": f"{topic}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}), alert),
+            ("SetSubscriptionAttributes", ("sns", "SetSubscriptionAttributes", {"subscriptionArn": f"{topic}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "attributeName": "FilterPolicy"}), alert),
+            ("DeleteTopic", ("sns", "DeleteTopic", {"topicArn": topic}), alert),
+            # the execution role
+            ("DeleteRolePolicy on the guard's role", ("iam", "DeleteRolePolicy", {"roleName": DEPLOYED["RemediatorRole"], "policyName": "node-role-remediator"}), alert),
+            ("AttachRolePolicy on the guard's role", ("iam", "AttachRolePolicy", {"roleName": DEPLOYED["RemediatorRole"], "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}), alert),
+            # CloudTrail, any trail
+            ("StopLogging", ("cloudtrail", "StopLogging", {"name": trail}), alert),
+            ("DeleteTrail", ("cloudtrail", "DeleteTrail", {"name": "management"}), alert),
+            ("UpdateTrail", ("cloudtrail", "UpdateTrail", {"name": trail, "isMultiRegionTrail": False}), alert),
+            ("PutEventSelectors", ("cloudtrail", "PutEventSelectors", {"trailName": None, "name": trail, "eventSelectors": []}), alert),
+            # the stack
+            ("DeleteStack on the guard's stack", ("cloudformation", "DeleteStack", {"stackName": "guard"}), alert),
+            ("DeleteStack by stack id", ("cloudformation", "DeleteStack", {"stackName": STACK_ID}), alert),
+            # not alerts: other resources, reads, failed calls, CloudFormation's own calls
+            ("DisableRule on an unrelated rule", ("events", "DisableRule", {"name": "nightly-report"}), set()),
+            ("PutTargets on an unrelated rule", ("events", "PutTargets", {"rule": "nightly-report", "targets": []}), set()),
+            ("UpdateFunctionConfiguration on another function", ("lambda", "UpdateFunctionConfiguration20150331v2", {"functionName": "payments"}), set()),
+            ("UpdateFunctionCode on a look-alike function", ("lambda", "UpdateFunctionCode20150331v2", {"functionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x{function}"}), set()),
+            ("GetFunction on the guard's function", ("lambda", "GetFunction20150331v2", {"functionName": function}), set()),
+            ("Invoke-ish CreateFunction", ("lambda", "CreateFunction20150331", {"functionName": function}), set()),
+            ("SetTopicAttributes on another topic", ("sns", "SetTopicAttributes", {"topicArn": topic + "-other"}), set()),
+            ("Unsubscribe from another topic", ("sns", "Unsubscribe", {"subscriptionArn": f"{topic}-other:0f1e2d3c"}), set()),
+            ("DeleteRolePolicy on another role", ("iam", "DeleteRolePolicy", {"roleName": "eks-node-prod", "policyName": "x"}), set()),
+            ("StartLogging", ("cloudtrail", "StartLogging", {"name": trail}), set()),
+            ("DeleteStack on another stack", ("cloudformation", "DeleteStack", {"stackName": "payments"}), set()),
+            ("a denied DisableRule on the IAM rule", ("events", "DisableRule", {"name": DEPLOYED["IamPolicyChangeRule"]}, {"error": "AccessDeniedException"}), set()),
+            ("CloudFormation updating the IAM rule", ("events", "PutRule", {"name": DEPLOYED["IamPolicyChangeRule"]}, cfn), set()),
+            ("CloudFormation updating the tamper alert rule", ("events", "PutTargets", {"rule": alert_rule, "targets": []}, cfn), set()),
+            ("CloudFormation updating the function", ("lambda", "UpdateFunctionCode20150331v2", {"functionName": function}, cfn), set()),
+            ("CloudFormation setting the topic policy", ("sns", "SetTopicAttributes", {"topicArn": topic}, cfn), set()),
+        ]
+
+        # When each call is put on the default bus
+        expected = {"TamperAlertRule": {}, "TamperWatchRule": {}}
+        for name, call, rules in cases:
+            service, event_name, request, *options = call
+            options = options[0] if options else {}
+            entry = self.api_call(service, event_name, request, **options)
+            event_id = entry["Detail"]["eventID"]
+            result = self.events.put_events(Entries=[dict(entry, Detail=json.dumps(entry["Detail"]))])
+            self.assertEqual(result["FailedEntryCount"], 0, f"{name}: {result}")
+            for rule in rules:
+                expected[rule][event_id] = (name, entry["Detail"])
+
+        # Then each rule's queue receives exactly its alerts, as readable messages
+        def received(queue_url):
+            bodies = []
+            while True:
+                messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    return bodies
+                for message in messages:
+                    bodies.append(json.loads(message["Body"]))
+                    self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+        delivered = {rule: [] for rule in queues}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for rule, queue_url in queues.items():
+                delivered[rule].extend(received(queue_url))
+            if all(len(delivered[r]) >= len(expected[r]) for r in queues):
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        for rule, queue_url in queues.items():
+            delivered[rule].extend(received(queue_url))
+
+        for rule in queues:
+            with self.subTest(rule=rule):
+                got = sorted(expected[rule].get(m["eventID"], (f"unexpected {m}",))[0] for m in delivered[rule])
+                self.assertEqual(got, sorted(n for n, _ in expected[rule].values()))
+                for message in delivered[rule]:
+                    _, detail = expected[rule][message["eventID"]]
+                    self.assertTrue(
+                        message["alert"].startswith(f"eks-node-role-guard TAMPER ALERT: {detail['eventName']} ("),
+                        message["alert"],
+                    )
+                    self.assertIn(f"account {ACCOUNT}, region us-east-1", message["alert"])
+                    self.assertEqual(message["userIdentity"], detail["userIdentity"])
+                    self.assertEqual(message["requestParameters"], detail["requestParameters"])
+                    self.assertEqual(message["sourceIPAddress"], detail["sourceIPAddress"])
+
+
+    def test_alarms_are_accepted_and_the_heartbeat_counts_sweeps(self):
+        # Given the template's alarms as deployed (alarm topic not set), created in CloudWatch
+        resources = load_template()["Resources"]
+        names = dict(DEPLOYED, HeartbeatSeconds=43200, Mode="enforce")
+        for logical_id in ALARMS:
+            # (the actions are an !If on AlarmTopicArn, tested in Structure)
+            props = {k: v for k, v in resources[logical_id]["Properties"].items() if not k.endswith("Actions")}
+            props = resolve(props, names)
+            for key in ("AlarmActions", "OKActions"):
+                props[key] = [DEPLOYED["NotificationTopic"]]
+            self.cloudwatch.put_metric_alarm(AlarmName=f"guard-{logical_id}", **props)
+        alarms = {a["AlarmName"]: a for a in self.cloudwatch.describe_alarms(AlarmNamePrefix="guard-")["MetricAlarms"]}
+        self.assertEqual(set(alarms), {f"guard-{a}" for a in ALARMS})
+        heartbeat = alarms["guard-HeartbeatAlarm"]
+        self.assertEqual(heartbeat["TreatMissingData"], "breaching")
+        self.assertEqual(heartbeat["AlarmActions"], [DEPLOYED["NotificationTopic"]])
+
+        def sweep(mode):
+            """A sweep's EMF line as CloudWatch extracts it: one stream per dimension set."""
+            for dimensions in ([("Mode", mode)], [("Mode", mode), ("Outcome", "sweep_completed")]):
+                self.cloudwatch.put_metric_data(
+                    Namespace="EKSNodeRoleGuard",
+                    MetricData=[{
+                        "MetricName": "SweepsCompleted",
+                        "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions],
+                        "Value": 1,
+                        "Unit": "Count",
+                    }],
+                )
+
+        def heartbeat_sum():
+            """What the heartbeat's own query (namespace, metric, dimensions, statistic, period) sees."""
+            now = time.time()
+            datapoints = self.cloudwatch.get_metric_statistics(
+                Namespace=heartbeat["Namespace"],
+                MetricName=heartbeat["MetricName"],
+                Dimensions=heartbeat["Dimensions"],
+                StartTime=now - heartbeat["Period"],
+                EndTime=now + 60,
+                Period=heartbeat["Period"],
+                Statistics=[heartbeat["Statistic"]],
+            )["Datapoints"]
+            return sum(d[heartbeat["Statistic"]] for d in datapoints)
+
+        # When only a stack in the other mode sweeps, the enforce heartbeat sees nothing
+        sweep("dry-run")
+        self.assertEqual(heartbeat_sum(), 0)
+        # and once its own mode sweeps, it sees the sweep
+        sweep("enforce")
+        self.assertGreaterEqual(heartbeat_sum(), heartbeat["Threshold"])
 
 
 class ExecutionRoleMatchesCode(unittest.TestCase):
@@ -540,7 +811,7 @@ class Structure(unittest.TestCase):
         self.assertEqual(statement["Action"], "sqs:SendMessage")
         self.assertEqual(
             statement["Condition"]["ArnEquals"]["aws:SourceArn"],
-            [{"Fn::GetAtt": [r, "Arn"]} for r in ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule")],
+            [{"Fn::GetAtt": [r, "Arn"]} for r in FUNCTION_RULES + TAMPER_RULES],
         )
         invoke = self.resources["RemediatorInvokeConfig"]["Properties"]
         self.assertEqual(invoke["MaximumRetryAttempts"], 2)
@@ -551,33 +822,153 @@ class Structure(unittest.TestCase):
         self.assertEqual(topic["KmsMasterKeyId"], {"Fn::GetAtt": ["TopicKey", "Arn"]})
         key = self.resources["TopicKey"]["Properties"]
         self.assertTrue(key["EnableKeyRotation"])
-        # Only the function (through SNS) may use the key: no other statement grants a
-        # cryptographic action.
+        # Only the function (through SNS) and EventBridge and CloudWatch acting for this account
+        # may use the key: no other statement grants a cryptographic action.
         crypto = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
-        users = []
+        users = {}
         for statement in key["KeyPolicy"]["Statement"]:
             actions = as_list(statement["Action"])
             if any(fnmatch.fnmatch(c.lower(), a.lower()) for a in actions for c in crypto):
-                users.append(statement)
-        self.assertEqual(len(users), 1, users)
-        self.assertEqual(users[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"], OWN_ROLE_ARN)
+                users[statement["Sid"]] = statement
+        self.assertEqual(set(users), {"TheFunctionPublishesThroughSns", "OwnRulesAndAlarmsPublishThroughSns"})
+        function = users["TheFunctionPublishesThroughSns"]
+        self.assertEqual(function["Condition"]["ArnEquals"]["aws:PrincipalArn"], OWN_ROLE_ARN)
         self.assertEqual(
-            sub_text(users[0]["Condition"]["StringEquals"]["kms:ViaService"]), "sns.${AWS::Region}.amazonaws.com"
+            sub_text(function["Condition"]["StringEquals"]["kms:ViaService"]), "sns.${AWS::Region}.amazonaws.com"
         )
+        services = users["OwnRulesAndAlarmsPublishThroughSns"]
+        self.assertEqual(
+            sorted(services["Principal"]["Service"]), ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+        )
+        self.assertEqual(services["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
 
-    def test_only_the_function_publishes_and_only_over_tls(self):
+    def test_only_the_function_and_the_guards_rules_and_alarms_publish_and_only_over_tls(self):
         statements = {
             s["Sid"]: s for s in self.resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         }
-        allows = [s for s in statements.values() if s["Effect"] == "Allow"]
-        self.assertEqual([s["Principal"] for s in allows], [{"AWS": OWN_ROLE_ARN}])
-        self.assertEqual([s["Action"] for s in allows], ["sns:Publish"])
-        others = statements["NobodyElsePublishes"]
-        self.assertEqual((others["Effect"], others["Principal"]), ("Deny", "*"))
-        self.assertEqual(others["Condition"]["ArnNotEquals"]["aws:PrincipalArn"], OWN_ROLE_ARN)
+        allows = {sid: s for sid, s in statements.items() if s["Effect"] == "Allow"}
+        self.assertEqual(set(allows), {"FunctionPublishes", "TamperAlertRulesPublish", "AlarmsPublish"})
+        self.assertTrue(all(s["Action"] == "sns:Publish" for s in allows.values()))
+        self.assertEqual(allows["FunctionPublishes"]["Principal"], {"AWS": OWN_ROLE_ARN})
+        rules = allows["TamperAlertRulesPublish"]
+        self.assertEqual(rules["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(
+            rules["Condition"]["ArnEquals"]["aws:SourceArn"], [{"Fn::GetAtt": [r, "Arn"]} for r in TAMPER_RULES]
+        )
+        alarms = allows["AlarmsPublish"]
+        self.assertEqual(alarms["Principal"], {"Service": "cloudwatch.amazonaws.com"})
+        alarm_arns = alarms["Condition"]["ArnEquals"]["aws:SourceArn"]
+        self.assertEqual(
+            alarm_arns,
+            [{"Fn::GetAtt": [a, "Arn"]} for a in ALARMS[:-1]]
+            + [{"Fn::If": ["HasHeartbeat", {"Fn::GetAtt": ["HeartbeatAlarm", "Arn"]}, {"Ref": "AWS::NoValue"}]}],
+        )
+        # Every other principal is denied: IAM principals but the role, services but for the
+        # guard's own rules and alarms.
+        principals = statements["NoOtherPrincipalPublishes"]
+        self.assertEqual((principals["Effect"], principals["Principal"]), ("Deny", "*"))
+        self.assertEqual(principals["Condition"]["ArnNotEquals"]["aws:PrincipalArn"], OWN_ROLE_ARN)
+        self.assertEqual(principals["Condition"]["Bool"]["aws:PrincipalIsAWSService"], "false")
+        services = statements["NoOtherServicePublishes"]
+        self.assertEqual((services["Effect"], services["Principal"]), ("Deny", "*"))
+        self.assertEqual(services["Condition"]["Bool"]["aws:PrincipalIsAWSService"], "true")
+        self.assertEqual(
+            services["Condition"]["ArnNotEquals"]["aws:SourceArn"],
+            rules["Condition"]["ArnEquals"]["aws:SourceArn"] + alarm_arns,
+        )
         tls = statements["DenyInsecureTransport"]
         self.assertEqual(tls["Effect"], "Deny")
         self.assertEqual(tls["Condition"]["Bool"]["aws:SecureTransport"], "false")
+
+    def test_alarms_publish_to_the_alarm_topic_or_the_notification_topic(self):
+        target = [{"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "NotificationTopic"}]}]
+        for logical_id in ALARMS:
+            with self.subTest(alarm=logical_id):
+                props = self.resources[logical_id]["Properties"]
+                self.assertEqual(props["AlarmActions"], target)
+                self.assertEqual(props["OKActions"], target)
+                self.assertTrue(props["AlarmDescription"].startswith("eks-node-role-guard: "))
+        self.assertEqual(self.template["Parameters"]["AlarmTopicArn"]["Default"], "")
+
+    def test_failure_alarms_watch_the_function_and_the_dead_letter_queue(self):
+        function = [{"Name": "FunctionName", "Value": {"Ref": "RemediatorFunction"}}]
+        wanted = {
+            "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", function),
+            "FunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", function),
+            "DeadLettersAlarm": (
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}],
+            ),
+        }
+        for logical_id, (namespace, metric, dimensions) in wanted.items():
+            with self.subTest(alarm=logical_id):
+                props = self.resources[logical_id]["Properties"]
+                self.assertEqual((props["Namespace"], props["MetricName"], props["Dimensions"]), (namespace, metric, dimensions))
+                self.assertEqual((props["ComparisonOperator"], props["Threshold"]), ("GreaterThanOrEqualToThreshold", 1))
+                self.assertEqual(props["TreatMissingData"], "notBreaching")
+
+    def test_heartbeat_alarm_reads_the_metric_the_function_writes(self):
+        # Given the EMF the function prints (shared/src/emf.rs)
+        emf = EMF_RS.read_text()
+        namespace = re.search(r'pub const NAMESPACE: &str = "([^"]+)";', emf).group(1)
+        self.assertIn('("SweepsCompleted", 1, "Count")', emf)
+        self.assertIn('"Dimensions": [["Mode"], ["Mode", "Outcome"]]', emf)
+        # Then the heartbeat alarm reads the same metric under the [Mode] dimension set
+        alarm = self.resources["HeartbeatAlarm"]
+        props = alarm["Properties"]
+        self.assertEqual((props["Namespace"], props["MetricName"]), (namespace, "SweepsCompleted"))
+        self.assertEqual(props["Dimensions"], [{"Name": "Mode", "Value": {"Ref": "Mode"}}])
+        self.assertEqual((props["Statistic"], props["ComparisonOperator"], props["Threshold"]), ("Sum", "LessThanThreshold", 1))
+        # and no sweep at all is an alarm, over a period the operator sets
+        self.assertEqual(props["TreatMissingData"], "breaching")
+        self.assertEqual((props["Period"], props["EvaluationPeriods"]), ({"Ref": "HeartbeatSeconds"}, 1))
+        heartbeat = self.template["Parameters"]["HeartbeatSeconds"]
+        self.assertEqual(heartbeat["Default"], 43200, "twice the default rate(6 hours)")
+        self.assertTrue(all(v % 60 == 0 and v <= 86400 for v in heartbeat["AllowedValues"]))
+        # and it exists only when the schedule does
+        self.assertEqual(alarm["Condition"], "HasHeartbeat")
+        self.assertEqual(
+            self.template["Conditions"]["HasHeartbeat"],
+            {"Fn::And": [{"Condition": "IsMain"}, {"Condition": "IsSweepEnabled"}]},
+        )
+
+    def test_tamper_rules_watch_each_other_and_retry_into_the_dead_letter_queue(self):
+        alert = self.resources["TamperAlertRule"]["Properties"]
+        watch = self.resources["TamperWatchRule"]["Properties"]
+        # The watcher's fixed name is the one the alert rule watches
+        watched = [alt["requestParameters"] for alt in alert["EventPattern"]["detail"]["$or"]
+                   if alt["eventSource"] == ["events.amazonaws.com"]]
+        self.assertEqual(len(watched), 2)
+        for names in watched:
+            rules = next(iter(names.values()))
+            self.assertEqual(rules[:3], [{"Ref": r} for r in FUNCTION_RULES])
+            self.assertEqual(rules[3], watch["Name"])
+        for alt in watch["EventPattern"]["detail"]["$or"]:
+            self.assertEqual(next(iter(alt["requestParameters"].values())), [{"Ref": "TamperAlertRule"}])
+        for props in (alert, watch):
+            (target,) = props["Targets"]
+            self.assertEqual(target["Arn"], {"Ref": "NotificationTopic"})
+            self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+            self.assertIn("MaximumRetryAttempts", target["RetryPolicy"])
+        self.assertEqual(alert["Targets"][0]["InputTransformer"], watch["Targets"][0]["InputTransformer"])
+        template = alert["Targets"][0]["InputTransformer"]["InputTemplate"]
+        # With every placeholder filled by a JSON value, the message is one JSON object.
+        filled = re.sub(r'"[^"]*"', lambda m: re.sub(r"<[^>]+>", "x", m.group(0)), template)
+        filled = re.sub(r"<[^>]+>", "{}", filled)
+        self.assertIsInstance(json.loads(filled), dict)
+
+    def test_every_checkov_skip_says_why(self):
+        skips = [
+            (logical_id, skip)
+            for logical_id, resource in self.resources.items()
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        ]
+        self.assertTrue(skips)
+        for logical_id, skip in skips:
+            with self.subTest(resource=logical_id, check=skip.get("id")):
+                self.assertRegex(skip["id"], r"^CKV_AWS_\d+$")
+                self.assertGreater(len(skip.get("comment", "")), 40, "a skip needs its reason")
 
     def test_email_subscription_is_optional(self):
         subscription = self.resources["NotificationEmailSubscription"]
@@ -595,7 +986,7 @@ class Structure(unittest.TestCase):
         for logical_id, resource in self.resources.items():
             if logical_id not in forwarder:
                 with self.subTest(resource=logical_id):
-                    self.assertIn(resource.get("Condition"), ("IsMain", "HasNotificationEmail"))
+                    self.assertIn(resource.get("Condition"), ("IsMain", "HasNotificationEmail", "HasHeartbeat"))
 
     def test_forwarder_sends_the_same_events_to_the_main_default_bus(self):
         rule = self.resources["ForwardingRule"]["Properties"]
