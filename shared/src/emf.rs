@@ -81,6 +81,11 @@ pub fn document(report: &Report, duration: Duration, at: SystemTime) -> Value {
     if sweep {
         metrics.push(("SweepsCompleted", 1, "Count"));
         metrics.push(("NodeRolesChecked", report.roles.len() as u64, "Count"));
+        metrics.push(("GuardBlind", u64::from(report.blind.is_some()), "Count"));
+    }
+    if let Some((imported, failed)) = findings(report) {
+        metrics.push(("FindingsImported", imported, "Count"));
+        metrics.push(("FindingsFailed", failed, "Count"));
     }
     build(report.mode, report.outcome.as_str(), &metrics, at)
 }
@@ -93,6 +98,24 @@ pub fn rejected(mode: Mode, duration: Duration, at: SystemTime) -> Value {
         ("DurationMs", millis(duration), "Milliseconds"),
     ];
     build(mode, "invalid_event", &metrics, at)
+}
+
+/// Security Hub findings imported and refused (a warning that stopped every import counts as
+/// one failure), when Security Hub is on.
+fn findings(report: &Report) -> Option<(u64, u64)> {
+    let statuses: Vec<_> = std::iter::once(report)
+        .chain(&report.roles)
+        .filter_map(|r| r.security_hub.as_ref())
+        .collect();
+    if statuses.is_empty() {
+        return None;
+    }
+    let imported = statuses.iter().map(|s| (s.open + s.archived) as u64).sum();
+    let failed = statuses
+        .iter()
+        .map(|s| s.failed.len() as u64 + u64::from(s.warning.is_some()))
+        .sum();
+    Some((imported, failed))
 }
 
 fn notification_failed(report: &Report) -> bool {
@@ -189,6 +212,7 @@ mod tests {
         assert_eq!(doc["ApiCalls"], 3);
         assert_eq!(doc["DurationMs"], 250);
         assert!(doc.get("SweepsCompleted").is_none(), "only a sweep completes a sweep");
+        assert!(doc.get("FindingsImported").is_none(), "Security Hub is off");
         assert!(!doc.to_string().contains('\n'), "one line");
     }
 
@@ -205,8 +229,18 @@ mod tests {
                 &[(ActionKind::DeleteInlinePolicy, ActionResult::Done)],
             ),
         ];
+        sweep.blind = Some("no trail".into());
+        sweep.security_hub = Some(crate::findings::FindingsStatus {
+            open: 2,
+            archived: 1,
+            failed: vec!["id: LimitExceeded".into()],
+            warning: None,
+        });
         let doc = document(&sweep, Duration::ZERO, UNIX_EPOCH);
         assert_eq!(doc["SweepsCompleted"], 1);
+        assert_eq!(doc["GuardBlind"], 1);
+        assert_eq!(doc["FindingsImported"], 3);
+        assert_eq!(doc["FindingsFailed"], 1);
         assert_eq!(doc["NodeRolesChecked"], 2);
         assert_eq!(doc["PoliciesDetached"], 1);
         assert_eq!(doc["InlinePoliciesDeleted"], 1);

@@ -109,13 +109,27 @@ async fn events_files_through_the_lambda_runtime_emulator() {
         .expect("restore command in a notification");
     assert!(restore.contains("--role-name 'eks-node-batch' --policy-name 'debug-s3-everything'"));
 
-    // and every invocation wrote exactly one CloudWatch EMF line to stdout, unwrapped by the
+    // When the schedule then sweeps (this account has no trail: the guard is blind)
+    let sweep = watch
+        .invoke(&event_file("scheduled-sweep.json"))
+        .unwrap()
+        .expect("report");
+    assert_eq!(sweep["outcome"], "sweep_completed", "{sweep:#}");
+
+    // Then every invocation wrote exactly one CloudWatch EMF line to stdout, unwrapped by the
     // log formatter, with the values of its Report
     let emf = watch.emf_lines().unwrap();
     let outcomes: Vec<&str> = emf.iter().filter_map(|d| d["Outcome"].as_str()).collect();
     assert_eq!(
         outcomes,
-        vec!["remediated", "remediated", "not_node_role", "ignored", "invalid_event"],
+        vec![
+            "remediated",
+            "remediated",
+            "not_node_role",
+            "ignored",
+            "invalid_event",
+            "sweep_completed"
+        ],
         "{emf:#?}"
     );
     for doc in &emf {
@@ -138,6 +152,11 @@ async fn events_files_through_the_lambda_runtime_emulator() {
             .map(|v| v.as_u64().unwrap())
             .sum::<u64>()
     );
+    assert_eq!(emf[0]["FindingsImported"], 1, "the removed policy's finding, archived");
     assert_eq!(emf[1]["InlinePoliciesDeleted"], 1);
     assert_eq!(emf[2]["Violations"], 0);
+    // the sweep's line carries what the heartbeat alarm counts, under the Mode dimension
+    assert_eq!(emf[5]["SweepsCompleted"], 1);
+    assert_eq!(emf[5]["GuardBlind"], 1, "{sweep:#}");
+    assert!(sweep["blind"].is_string(), "{sweep:#}");
 }
