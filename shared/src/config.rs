@@ -25,6 +25,8 @@ pub const CNI_POLICY_NAME: &str = "AmazonEKS_CNI_Policy";
 
 const DEFAULT_INDEX_TTL: Duration = Duration::from_secs(300);
 const DEFAULT_DISCOVERY_CONCURRENCY: usize = 16;
+/// The template's `Timeout`.
+const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the function does about violations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,6 +118,9 @@ pub struct Config {
     pub discovery_concurrency: usize,
     /// Import ASFF findings into Security Hub (`SECURITY_HUB=on`).
     pub security_hub: bool,
+    /// The function's timeout (`FUNCTION_TIMEOUT_SECONDS`), the budget of an invocation whose
+    /// runtime gives no usable deadline (the local runtime emulator).
+    pub function_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -281,7 +286,23 @@ impl Config {
             Some(v) => return Err(invalid("SECURITY_HUB", v, "unknown value", "`off` or `on`")),
         };
 
+        let function_timeout = match get("FUNCTION_TIMEOUT_SECONDS") {
+            None => DEFAULT_FUNCTION_TIMEOUT,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=900).contains(&n) => Duration::from_secs(n),
+                _ => {
+                    return Err(invalid(
+                        "FUNCTION_TIMEOUT_SECONDS",
+                        &v,
+                        "not a timeout Lambda allows",
+                        "a whole number of seconds from 1 to 900 (the function's Timeout)",
+                    ));
+                }
+            },
+        };
+
         Ok(Config {
+            function_timeout,
             mode,
             sns_topic_arn,
             scan_regions,
@@ -462,6 +483,8 @@ mod tests {
             ("INDEX_TTL_SECONDS", "five", "seconds"),
             ("DISCOVERY_CONCURRENCY", "0", "1 to 256"),
             ("SECURITY_HUB", "yes", "`off` or `on`"),
+            ("FUNCTION_TIMEOUT_SECONDS", "0", "1 to 900"),
+            ("FUNCTION_TIMEOUT_SECONDS", "2m", "1 to 900"),
         ];
         for (variable, value, expected) in cases {
             let mut vars = base.to_vec();

@@ -3,12 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::{join_all, try_join_all};
 use serde::Serialize;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 
+use crate::metrics;
 use crate::ports::{AwsError, AwsResult, Eks};
 
 /// One way a role backs nodes.
@@ -83,7 +85,7 @@ impl NodeRoleIndex {
 /// failure fails the scan (a retry can help); a region where EKS denies access is recorded in
 /// `skipped` so the report can say the answer may be incomplete.
 pub async fn scan<E: Eks>(eks: &E, regions: &[String], concurrency: usize) -> AwsResult<Scan> {
-    let limit = Semaphore::new(concurrency.max(1));
+    let limit = Limit::new(concurrency);
     let per_region = regions.iter().map(|region| scan_region(eks, region, &limit));
     let mut scan = Scan::default();
     for (region, outcome) in regions.iter().zip(join_all(per_region).await) {
@@ -115,13 +117,88 @@ struct Found {
     skipped: Vec<String>,
 }
 
-async fn limited<T>(limit: &Semaphore, call: impl Future<Output = AwsResult<T>>) -> AwsResult<T> {
-    // The semaphore is never closed, so acquire cannot fail; a closed one would only lift the bound.
-    let _permit = limit.acquire().await.ok();
-    call.await
+/// How many EKS calls discovery keeps in flight: additive increase, multiplicative decrease.
+/// Halved (down to 1) whenever AWS throttled this invocation during a call, one more after as
+/// many unthrottled calls as are allowed in flight, up to the configured maximum. So a throttled
+/// API sees fewer concurrent calls, not the same 16 retrying.
+struct Limit {
+    permits: Semaphore,
+    max: usize,
+    current: AtomicUsize,
+    /// Permits to retire as they come back, after a decrease.
+    debt: AtomicUsize,
+    unthrottled: AtomicUsize,
 }
 
-async fn scan_region<E: Eks>(eks: &E, region: &str, limit: &Semaphore) -> AwsResult<Found> {
+impl Limit {
+    fn new(max: usize) -> Limit {
+        let max = max.max(1);
+        Limit {
+            permits: Semaphore::new(max),
+            max,
+            current: AtomicUsize::new(max),
+            debt: AtomicUsize::new(0),
+            unthrottled: AtomicUsize::new(0),
+        }
+    }
+
+    fn current(&self) -> usize {
+        self.current.load(Ordering::Relaxed)
+    }
+
+    /// Adjusts the limit after a call, and returns (or retires) its permit.
+    fn settle(&self, permit: Option<SemaphorePermit<'_>>, throttled: bool) {
+        let current = self.current();
+        if throttled {
+            let lower = (current / 2).max(1);
+            if lower < current
+                && self
+                    .current
+                    .compare_exchange(current, lower, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.debt.fetch_add(current - lower, Ordering::Relaxed);
+                self.unthrottled.store(0, Ordering::Relaxed);
+            }
+        } else if self.unthrottled.fetch_add(1, Ordering::Relaxed) + 1 >= current && current < self.max {
+            self.unthrottled.store(0, Ordering::Relaxed);
+            if self
+                .current
+                .compare_exchange(current, current + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                // repay a retired permit first, else add one
+                let repaid = self
+                    .debt
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| d.checked_sub(1))
+                    .is_ok();
+                if !repaid {
+                    self.permits.add_permits(1);
+                }
+            }
+        }
+        if let Some(permit) = permit {
+            let retire = self
+                .debt
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| d.checked_sub(1))
+                .is_ok();
+            if retire {
+                permit.forget();
+            }
+        }
+    }
+}
+
+async fn limited<T>(limit: &Limit, call: impl Future<Output = AwsResult<T>>) -> AwsResult<T> {
+    // The semaphore is never closed, so acquire cannot fail; a closed one would only lift the bound.
+    let permit = limit.permits.acquire().await.ok();
+    let before = metrics::throttled_so_far();
+    let result = call.await;
+    limit.settle(permit, metrics::throttled_so_far() > before);
+    result
+}
+
+async fn scan_region<E: Eks>(eks: &E, region: &str, limit: &Limit) -> AwsResult<Found> {
     let clusters = limited(limit, eks.clusters(region)).await?;
     let per_cluster = clusters.iter().map(|cluster| scan_cluster(eks, region, cluster, limit));
     let mut found = Found::default();
@@ -132,7 +209,7 @@ async fn scan_region<E: Eks>(eks: &E, region: &str, limit: &Semaphore) -> AwsRes
     Ok(found)
 }
 
-async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Semaphore) -> AwsResult<Found> {
+async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limit) -> AwsResult<Found> {
     let nodegroups = async {
         let names = limited(limit, eks.nodegroup_names(region, cluster)).await?;
         let described = try_join_all(
@@ -254,5 +331,43 @@ impl IndexCache {
                 scan,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::Limit;
+
+    #[test]
+    fn throttling_halves_the_calls_in_flight_and_success_wins_them_back_one_by_one() {
+        let limit = Limit::new(16);
+        assert_eq!(limit.current(), 16);
+
+        // a throttled call halves the limit, down to one
+        for expected in [8, 4, 2, 1, 1] {
+            let permit = limit.permits.try_acquire().ok();
+            limit.settle(permit, true);
+            assert_eq!(limit.current(), expected);
+        }
+        // and the semaphore follows: retired permits are not handed out again
+        let held: Vec<_> = std::iter::from_fn(|| limit.permits.try_acquire().ok())
+            .take(16)
+            .collect();
+        let available = held.len();
+        for permit in held {
+            limit.settle(Some(permit), false);
+        }
+        assert!((1..16).contains(&available), "{available} permits after halving to 1");
+
+        // unthrottled calls add one at a time, never beyond the maximum
+        for _ in 0..2_000 {
+            let permit = limit.permits.try_acquire().ok();
+            limit.settle(permit, false);
+        }
+        assert_eq!(limit.current(), 16);
+        let all: Vec<_> = std::iter::from_fn(|| limit.permits.try_acquire().ok())
+            .take(32)
+            .collect();
+        assert_eq!(all.len(), 16, "exactly the maximum in flight once recovered");
     }
 }

@@ -75,6 +75,13 @@ pub fn document(report: &Report, duration: Duration, at: SystemTime) -> Value {
         ("ActionsFailed", counts.failed, "Count"),
         ("PoliciesKeptForAddons", counts.kept_for_addons, "Count"),
         ("ApiCalls", report.api_call_total(), "Count"),
+        (
+            "ApiAttempts",
+            report.api_attempts.unwrap_or(report.api_call_total()),
+            "Count",
+        ),
+        ("Throttled", report.throttled, "Count"),
+        ("DeadlineReached", u64::from(report.deadline.is_some()), "Count"),
         ("DurationMs", millis(duration), "Milliseconds"),
         ("NotificationsFailed", u64::from(notification_failed(report)), "Count"),
     ];

@@ -9,6 +9,7 @@ use tracing::{error, info, warn};
 
 use crate::addons::{self, AddonFacts};
 use crate::config::Config;
+use crate::deadline::{self, Budget};
 use crate::discovery::{IndexCache, IndexSource, NodeBinding, Scan, scan};
 use crate::emf::{self, MetricSink};
 use crate::findings::{self, NoFindings};
@@ -184,6 +185,13 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
         }
     }
 
+    /// Handles one Lambda payload within `budget` (from the runtime's deadline): AWS calls stop
+    /// being started before the deadline, the partial Report is logged and notified, and the
+    /// invocation asks for a retry.
+    pub async fn handle_within(&self, payload: &Value, budget: Budget) -> Result<Report, HandlerError> {
+        deadline::within(budget, self.handle(payload)).await
+    }
+
     /// Handles one Lambda payload; returns the Report, already logged.
     pub async fn handle(&self, payload: &Value) -> Result<Report, HandlerError> {
         let started = std::time::Instant::now();
@@ -195,8 +203,11 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
                 return Err(e.into());
             }
         };
-        let (Handled { mut report, retry }, calls) = metrics::counted(self.handle_event(event)).await;
-        report.api_calls = calls;
+        let (Handled { mut report, retry }, tally) = metrics::counted(self.handle_event_in_time(event)).await;
+        let calls: u64 = tally.calls.values().sum();
+        report.api_calls = tally.calls;
+        report.api_attempts = (tally.attempts > calls).then_some(tally.attempts);
+        report.throttled = tally.throttled;
         log_report(&report);
         self.emit(|| emf::document(&report, started.elapsed(), std::time::SystemTime::now()));
         match retry {
@@ -206,6 +217,49 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
                 Err(e)
             }
         }
+    }
+
+    /// [`Self::handle_event`], with a backstop: work the reserve did not stop (an SDK backoff
+    /// that outlasts it) is cut at the deadline, so the invocation still answers and logs.
+    async fn handle_event_in_time(&self, event: Event) -> Handled {
+        let summary = EventSummary {
+            id: event.id.clone(),
+            name: event.name.clone(),
+            region: event.region.clone(),
+            actor: event.actor.clone(),
+        };
+        let mut handled = match deadline::finish_by() {
+            None => self.handle_event(event).await,
+            Some(at) => match tokio::time::timeout_at(at.into(), self.handle_event(event)).await {
+                Ok(handled) => handled,
+                Err(_) => {
+                    let report = Report::new(self.config.mode, Some(self.identity.account.clone()), summary);
+                    let reason = "the invocation's deadline was reached before it finished; a retry finishes it";
+                    error!("{reason}");
+                    let source = AwsError {
+                        operation: "invocation",
+                        kind: crate::ports::ErrorKind::Transient,
+                        code: Some(deadline::CODE.to_owned()),
+                        message: reason.to_owned(),
+                    };
+                    return Handled::retry(
+                        report.finish(Outcome::Failed, reason.to_owned()),
+                        HandlerError::Transient {
+                            context: "deadline".to_owned(),
+                            source,
+                        },
+                    );
+                }
+            },
+        };
+        if handled.retry.is_some() && deadline::exhausted() {
+            handled.report.deadline = Some(
+                "the invocation stopped starting AWS calls before its deadline; what was not done is \
+                 marked failed with DeadlineReached, and the retry finishes it"
+                    .to_owned(),
+            );
+        }
+        handled
     }
 
     async fn handle_event(&self, event: Event) -> Handled {
@@ -398,7 +452,12 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
             return Ok(());
         }
 
-        let remediation = remediate(&self.iam, &state.name, &report.violations, self.config.mode).await;
+        let context = notify::BackupContext {
+            mode: self.config.mode,
+            account: report.account.clone(),
+            event: report.event.clone(),
+        };
+        let remediation = remediate(&self.iam, &self.notifier, &context, &state.name, &report.violations).await;
         report.outcome = remediation.outcome(self.config.mode);
         report.actions = remediation.actions;
         report.deleted_inline_policies = remediation.backups;
@@ -546,10 +605,22 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
             report.security_hub = Some(status);
         }
         let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
-        report.reason = Some(format!(
-            "{} node role(s) checked, {needing} needed action",
-            report.roles.len()
-        ));
+        let unfinished: Vec<&str> = report
+            .roles
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .filter_map(|r| r.role.as_ref().map(|role| role.name.as_str()))
+            .collect();
+        report.reason = Some(if unfinished.is_empty() {
+            format!("{} node role(s) checked, {needing} needed action", report.roles.len())
+        } else {
+            format!(
+                "{} node role(s) checked, {needing} needed action; not finished, retried with this \
+                 invocation: {}",
+                report.roles.len(),
+                unfinished.join(", ")
+            )
+        });
         let publish = self.notify(&mut report).await;
         match transient.or(publish) {
             Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),

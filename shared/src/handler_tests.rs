@@ -586,8 +586,18 @@ async fn sweep_checks_every_node_role_and_notifies_per_role_plus_a_summary() {
         "roles outside EKS are not swept"
     );
     let published = guard.notifier.published.lock().expect("lock");
-    assert_eq!(published.len(), 3, "two roles that needed action and one summary");
     let subjects: Vec<&str> = published.iter().map(|n| n.subject.as_str()).collect();
+    assert_eq!(
+        published.len(),
+        4,
+        "two roles that needed action, one summary, and the backup of c's inline policy before its delete: {subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("eks-node-role-guard: backup before delete: ") && s.ends_with(" on c")),
+        "{subjects:?}"
+    );
     assert!(
         subjects.contains(&"eks-node-role-guard: sweep completed: 3 node role(s), 2 needed action"),
         "{subjects:?}"
@@ -673,6 +683,57 @@ async fn transient_failures_return_an_error_after_logging_and_notifying() {
     let report = guard3.handle(&attach("node")).await.expect("report");
     assert_eq!(report.outcome, Outcome::Failed);
     assert_eq!(guard3.notifier.published.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn an_inline_policy_is_deleted_only_after_its_backup_is_published() {
+    // Given a node role with an inline policy, and a topic that throttles every publish
+    let iam = with_node(FakeIam::default(), "node", &[]);
+    iam.roles
+        .lock()
+        .expect("lock")
+        .get_mut("node")
+        .expect("node")
+        .inline
+        .insert(
+            "debug".into(),
+            r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(),
+        );
+    let guard = guard(
+        iam,
+        vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+        &[],
+    );
+    *guard.notifier.failure.lock().expect("lock") = Some(error("sns:Publish", ErrorKind::Transient, "Throttling"));
+
+    // When the event is handled, the policy stays: its backup could not reach the topic
+    let err = guard.handle(&attach("node")).await.expect_err("a retry could help");
+    assert_eq!(err.error_type(), "TransientAwsError");
+    assert_eq!(guard.iam.inline_names("node"), vec!["debug".to_owned()]);
+
+    // When the topic works again and Lambda retries, the backup goes out first, then the delete
+    *guard.notifier.failure.lock().expect("lock") = None;
+    let report = guard.handle(&attach("node")).await.expect("report");
+    assert_eq!(report.outcome, Outcome::Remediated);
+    assert!(guard.iam.inline_names("node").is_empty());
+    let published = guard.notifier.published.lock().expect("lock");
+    let subjects: Vec<&str> = published.iter().map(|n| n.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        vec![
+            "eks-node-role-guard: backup before delete: debug on node",
+            "eks-node-role-guard: remediated: node (1 violation(s))"
+        ]
+    );
+    let backup: Value = serde_json::from_str(&published[0].message).expect("json");
+    let machine: Value = serde_json::from_str(backup["sqs"].as_str().expect("sqs")).expect("json");
+    assert_eq!(machine["deleted_inline_policies"][0]["policy_name"], "debug");
+    assert!(
+        machine["deleted_inline_policies"][0]["restore_command"]
+            .as_str()
+            .expect("restore")
+            .starts_with("aws iam put-role-policy ")
+    );
 }
 
 #[tokio::test]

@@ -5,11 +5,13 @@
 //! its policies (with [`usage`] saying what each is probably for), [`remediate`] acts per mode,
 //! [`migration`] writes the commands that move workloads to Pod Identity, [`notify`] builds the
 //! SNS message and [`report`] is what the handler returns. [`handler`] ties them
-//! together over the [`ports`]; [`aws`] implements the ports with the SDK.
+//! together over the [`ports`] within the invocation's [`deadline`]; [`aws`] implements the ports
+//! with the SDK.
 
 pub mod addons;
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod discovery;
 pub mod emf;
 #[cfg(test)]

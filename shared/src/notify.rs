@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::discovery::NodeBinding;
 use crate::ports::Notification;
-use crate::report::{ActionKind, ActionResult, Outcome, Report};
+use crate::report::{ActionKind, ActionResult, InlineBackup, Outcome, Report};
 use crate::rules::Violation;
 use crate::usage::Usage;
 
@@ -46,6 +46,74 @@ pub fn notification(report: &Report) -> Notification {
         subject: subject(report),
         message,
         attributes,
+    }
+}
+
+/// What a backup notification says about where it comes from.
+#[derive(Debug, Clone)]
+pub struct BackupContext {
+    pub mode: crate::config::Mode,
+    pub account: Option<String>,
+    pub event: crate::report::EventSummary,
+}
+
+/// The notification published *before* an inline policy is deleted, with its document and the
+/// command that restores it: a policy is deleted only once its backup is in the topic, so no
+/// throttled or failed notification afterwards can lose it. Machines find the backup where the
+/// Report puts it, in `deleted_inline_policies`.
+pub fn backup_notification(backup: &InlineBackup, context: &BackupContext) -> Notification {
+    let machine = json!({
+        "outcome": "inline_policy_backup",
+        "reason": "backup published before the inline policy is deleted",
+        "mode": context.mode.as_str(),
+        "account": context.account,
+        "event": context.event,
+        "role": {"name": backup.role_name},
+        "deleted_inline_policies": [backup],
+    })
+    .to_string();
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "eks-node-role-guard is deleting inline policy {} of node role {} in account {}.\n\
+         Its document is below; the report of this change follows in a separate notification.\n",
+        backup.policy_name,
+        backup.role_name,
+        context.account.as_deref().unwrap_or("unknown"),
+    );
+    let _ = writeln!(
+        text,
+        "Event:   {} (id {})",
+        context.event.name,
+        context.event.id.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(text, "\nDocument:\n{}\n", backup.document);
+    let _ = writeln!(text, "Restore with:\n  {}", backup.restore_command);
+    let raw = format!(
+        "eks-node-role-guard: backup before delete: {} on {}",
+        backup.policy_name, backup.role_name
+    );
+    let clean: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let subject = if clean.chars().count() <= SUBJECT_MAX {
+        clean
+    } else {
+        let mut short: String = clean.chars().take(SUBJECT_MAX - 1).collect();
+        short.push('…');
+        short
+    };
+    Notification {
+        subject,
+        message: structure(&text, &machine),
+        attributes: vec![
+            ("mode".to_owned(), context.mode.as_str().to_owned()),
+            ("outcome".to_owned(), "inline_policy_backup".to_owned()),
+            (
+                "account".to_owned(),
+                context.account.clone().unwrap_or_else(|| "unknown".to_owned()),
+            ),
+            ("event".to_owned(), context.event.name.clone()),
+            ("role".to_owned(), backup.role_name.clone()),
+        ],
     }
 }
 

@@ -5,8 +5,9 @@ use futures::future::join_all;
 use tracing::{info, warn};
 
 use crate::config::Mode;
+use crate::notify::{self, BackupContext};
 use crate::policy;
-use crate::ports::{AwsError, Change, Iam};
+use crate::ports::{AwsError, Change, Iam, Notifier};
 use crate::report::{ActionKind, ActionRecord, ActionResult, InlineBackup, Outcome};
 use crate::rules::Violation;
 
@@ -37,9 +38,16 @@ impl Remediation {
 }
 
 /// Applies `violations` to `role` per `mode`. Actions run concurrently; one failing action does
-/// not stop the others.
-pub async fn remediate<I: Iam>(iam: &I, role: &str, violations: &[Violation], mode: Mode) -> Remediation {
-    let results = join_all(violations.iter().map(|v| act(iam, role, v, mode))).await;
+/// not stop the others. An inline policy's backup is published through `notifier` before the
+/// policy is deleted.
+pub async fn remediate<I: Iam, N: Notifier>(
+    iam: &I,
+    notifier: &N,
+    context: &BackupContext,
+    role: &str,
+    violations: &[Violation],
+) -> Remediation {
+    let results = join_all(violations.iter().map(|v| act(iam, notifier, context, role, v))).await;
     let mut remediation = Remediation::default();
     for (record, backup) in results {
         remediation.actions.push(record);
@@ -48,7 +56,14 @@ pub async fn remediate<I: Iam>(iam: &I, role: &str, violations: &[Violation], mo
     remediation
 }
 
-async fn act<I: Iam>(iam: &I, role: &str, violation: &Violation, mode: Mode) -> (ActionRecord, Option<InlineBackup>) {
+async fn act<I: Iam, N: Notifier>(
+    iam: &I,
+    notifier: &N,
+    context: &BackupContext,
+    role: &str,
+    violation: &Violation,
+) -> (ActionRecord, Option<InlineBackup>) {
+    let mode = context.mode;
     match violation {
         Violation::ManagedPolicy {
             policy_name,
@@ -90,6 +105,11 @@ async fn act<I: Iam>(iam: &I, role: &str, violation: &Violation, mode: Mode) -> 
             let current = match iam.inline_policy(role, policy_name).await {
                 Ok(Some(doc)) => doc,
                 Ok(None) => return (record(ActionResult::AlreadyDone, None), None),
+                // Transient (throttled, deadline): failed, so the invocation is retried.
+                Err(e) if e.is_transient() => {
+                    warn!(role, policy = %policy_name, error = %e, "inline policy not deleted yet: its document could not be read for the backup");
+                    return (record(failed(role, policy_name, &e), None), None);
+                }
                 Err(e) => {
                     warn!(role, policy = %policy_name, error = %e, "inline policy not deleted: its document could not be backed up");
                     let reason = format!("not deleted: its document could not be read for the backup ({e})");
@@ -97,17 +117,27 @@ async fn act<I: Iam>(iam: &I, role: &str, violation: &Violation, mode: Mode) -> 
                 }
             };
             let restore_command = policy::restore_command(role, policy_name, &current);
-            // The backup goes to the log before the delete, so it survives a failed notification.
+            // The backup goes to the log and then to the topic before the delete: a policy is
+            // deleted only once its backup is where the security team reads, whatever happens
+            // to the notification of the result.
             warn!(role, policy = %policy_name, document = %current, restore = %restore_command, "inline policy backup before delete");
+            let backup = InlineBackup {
+                role_name: role.to_owned(),
+                policy_name: policy_name.clone(),
+                document: current,
+                restore_command: restore_command.clone(),
+            };
+            if let Err(e) = notifier.publish(&notify::backup_notification(&backup, context)).await {
+                warn!(role, policy = %policy_name, error = %e, "inline policy not deleted: its backup could not be published");
+                if e.is_transient() {
+                    return (record(failed(role, policy_name, &e), None), None);
+                }
+                let reason = format!("not deleted: its backup could not be published ({e})");
+                return (record(ActionResult::Skipped { reason }, None), None);
+            }
             match iam.delete_inline(role, policy_name).await {
                 Ok(Change::Done) => {
                     info!(role, policy = %policy_name, mode = %mode, "deleted inline policy");
-                    let backup = InlineBackup {
-                        role_name: role.to_owned(),
-                        policy_name: policy_name.clone(),
-                        document: current,
-                        restore_command: restore_command.clone(),
-                    };
                     (record(ActionResult::Done, Some(restore_command)), Some(backup))
                 }
                 Ok(Change::AlreadyDone) => (record(ActionResult::AlreadyDone, None), None),

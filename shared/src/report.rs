@@ -163,6 +163,16 @@ pub struct Report {
     pub index: Option<IndexSource>,
     /// AWS API calls made by this invocation, by `service:Operation`.
     pub api_calls: BTreeMap<String, u64>,
+    /// HTTP attempts those calls took (the SDK's retries included), when more than the calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_attempts: Option<u64>,
+    /// Attempts AWS answered with throttling.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttled: u64,
+    /// Set when the invocation stopped starting work because its deadline was near: what was
+    /// left undone is in `actions` (skipped) or, for a sweep, in `roles` (failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationStatus>,
     /// Sweep only: why the guard receives no events (no logging trail records IAM writes).
@@ -195,6 +205,9 @@ impl Report {
             warnings: Vec::new(),
             index: None,
             api_calls: BTreeMap::new(),
+            api_attempts: None,
+            throttled: 0,
+            deadline: None,
             notification: None,
             blind: None,
             security_hub: None,
@@ -212,4 +225,8 @@ impl Report {
     pub fn api_call_total(&self) -> u64 {
         self.api_calls.values().sum()
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

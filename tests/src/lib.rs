@@ -16,6 +16,8 @@ use noderole::aws::AwsRemediator;
 use noderole::{Config, Report};
 use serde_json::{Value, json};
 
+pub mod throttle;
+
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 pub const SECOND_REGION: &str = "us-west-2";
@@ -70,13 +72,19 @@ impl Moto {
 
     /// SDK configuration for this server, with the product's retry and timeout settings.
     pub async fn sdk(&self) -> SdkConfig {
-        noderole::aws::sdk_config_loader()
-            .endpoint_url(&self.endpoint)
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .load()
-            .await
+        sdk_for(&self.endpoint).await
     }
+}
+
+/// SDK configuration for an emulator (or a proxy in front of one) at `endpoint`, with the
+/// product's retry and timeout settings.
+pub async fn sdk_for(endpoint: &str) -> SdkConfig {
+    noderole::aws::sdk_config_loader()
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
 }
 
 /// The project's Python (the virtualenv made by `make tools`), or `MOTO_PYTHON`.
@@ -359,6 +367,18 @@ pub struct Received {
     /// The `sqs` member of the `MessageStructure=json` message: the JSON Report.
     pub report: Value,
     pub attributes: HashMap<String, String>,
+}
+
+impl Received {
+    /// The backup an inline policy gets in the topic before it is deleted (not a Report).
+    pub fn is_backup(&self) -> bool {
+        self.report["outcome"] == "inline_policy_backup"
+    }
+}
+
+/// The notifications that are Reports, without the backups published before deletes.
+pub fn reports(notes: &[Received]) -> Vec<&Received> {
+    notes.iter().filter(|n| !n.is_backup()).collect()
 }
 
 impl Inbox {

@@ -753,6 +753,8 @@ class Structure(unittest.TestCase):
         self.assertEqual(variables["ADDON_POLICIES"], {"Ref": "AddonPolicies"})
         self.assertEqual(variables["SECURITY_HUB"], {"Ref": "SecurityHubFindings"})
         self.assertEqual(variables["INDEX_TTL_SECONDS"], {"Ref": "IndexTtlSeconds"})
+        timeout = self.resources["RemediatorFunction"]["Properties"]["Timeout"]
+        self.assertEqual(variables["FUNCTION_TIMEOUT_SECONDS"], str(timeout), "the budget is the function's Timeout")
         # Every variable the template sets is one the function reads (no typo goes unnoticed).
         read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', CONFIG_RS.read_text()))
         self.assertTrue(read, f"no variables found in {CONFIG_RS}")

@@ -102,7 +102,8 @@ async fn events_files_through_the_lambda_runtime_emulator() {
 
     let mut notes = inbox.drain(Duration::from_secs(10)).await.unwrap();
     notes.sort_by(|a, b| a.subject.cmp(&b.subject));
-    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(reports(&notes).len(), 2, "{notes:?}");
+    assert_eq!(notes.iter().filter(|n| n.is_backup()).count(), 1, "{notes:?}");
     let restore = notes
         .iter()
         .find_map(|n| n.report["deleted_inline_policies"][0]["restore_command"].as_str())

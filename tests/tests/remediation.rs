@@ -127,9 +127,19 @@ async fn inline_policy_is_deleted_with_its_document_and_restore_command_in_the_n
     );
     assert!(account.inline(&role).await.unwrap().is_empty());
     // The notification read back from the queue carries the document and the restore command
+    // (and so does the backup published before the delete, with the same content)
     let notes = inbox.drain(DELIVERY).await.unwrap();
-    assert_eq!(notes.len(), 1);
-    let backup = &notes[0].report["deleted_inline_policies"][0];
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let report_note = reports(&notes);
+    assert_eq!(report_note.len(), 1, "{notes:?}");
+    let backup = &report_note[0].report["deleted_inline_policies"][0];
+    let early = notes.iter().find(|n| n.is_backup()).expect("backup before delete");
+    assert_eq!(&early.report["deleted_inline_policies"][0], backup);
+    assert!(
+        early
+            .subject
+            .starts_with("eks-node-role-guard: backup before delete: debug-s3 on ")
+    );
     let restored: Value = serde_json::from_str(backup["document"].as_str().unwrap()).unwrap();
     assert_eq!(restored, serde_json::from_str::<Value>(document).unwrap());
     let command = backup["restore_command"].as_str().unwrap();
@@ -242,7 +252,13 @@ async fn create_nodegroup_for_a_role_with_extra_policies_is_remediated() {
     assert!(report["api_calls"]["eks:DescribeNodegroup"].as_u64() >= Some(1));
     assert_eq!(account.attached(&role).await.unwrap(), allowlisted());
     assert!(account.inline(&role).await.unwrap().is_empty());
-    assert_eq!(inbox.drain(DELIVERY).await.unwrap().len(), 1);
+    let notes = inbox.drain(DELIVERY).await.unwrap();
+    assert_eq!(reports(&notes).len(), 1, "{notes:?}");
+    assert_eq!(
+        notes.iter().filter(|n| n.is_backup()).count(),
+        1,
+        "the inline policy's backup"
+    );
 }
 
 #[tokio::test]
@@ -322,10 +338,12 @@ async fn the_same_event_twice_changes_nothing_the_second_time() {
             .any(|k| k.starts_with("eks:")),
         "{second:#}"
     );
+    let notes = inbox.drain(DELIVERY).await.unwrap();
+    assert_eq!(reports(&notes).len(), 1, "only the first run notifies: {notes:?}");
     assert_eq!(
-        inbox.drain(DELIVERY).await.unwrap().len(),
+        notes.iter().filter(|n| n.is_backup()).count(),
         1,
-        "only the first run notifies"
+        "one backup, of the one delete"
     );
 }
 

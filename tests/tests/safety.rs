@@ -1,7 +1,7 @@
 //! Safety against the emulator: exact restore, duplicate and concurrent deliveries, and a
 //! sweep whose cost does not grow with unrelated roles.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use noderole_integration::*;
@@ -172,11 +172,23 @@ async fn twenty_concurrent_invocations_claim_each_removal_once() {
             "two"
         ]
     );
-    let backups: usize = notes
+    let backups: usize = noderole_integration::reports(&notes)
         .iter()
         .map(|n| n.report["deleted_inline_policies"].as_array().map_or(0, Vec::len))
         .sum();
     assert_eq!(backups, 2);
+    // and each was in the topic before it was deleted (concurrent invocations that lost the
+    // race to delete may have published a backup too)
+    let early: BTreeSet<String> = notes
+        .iter()
+        .filter(|n| n.is_backup())
+        .filter_map(|n| {
+            n.report["deleted_inline_policies"][0]["policy_name"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(early, BTreeSet::from(["one".to_owned(), "two".to_owned()]));
 }
 
 #[tokio::test]

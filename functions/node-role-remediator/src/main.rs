@@ -2,6 +2,7 @@
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use noderole::Config;
+use noderole::deadline::Budget;
 use serde_json::Value;
 
 /// Worker-thread stacks: the Security Hub SDK's finding (de)serializers recurse deeply.
@@ -27,11 +28,16 @@ async fn run() -> Result<(), Error> {
         .with_metrics(noderole::emf::to_stdout);
     let remediator = &remediator;
 
+    let timeout = remediator.config().function_timeout;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        remediator.handle(&event.payload).await.map_err(|e| Diagnostic {
-            error_type: e.error_type().to_owned(),
-            error_message: e.to_string(),
-        })
+        let budget = Budget::from_deadline_ms(event.context.deadline, timeout);
+        remediator
+            .handle_within(&event.payload, budget)
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: e.error_type().to_owned(),
+                error_message: e.to_string(),
+            })
     }))
     .await
 }

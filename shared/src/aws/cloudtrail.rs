@@ -17,6 +17,7 @@ pub struct CloudTrail {
 impl CloudTrail {
     pub fn new(sdk: &SdkConfig) -> Self {
         let conf = aws_sdk_cloudtrail::config::Builder::from(sdk)
+            .retry_partition(super::retry_partition("cloudtrail".to_owned()))
             .interceptor(CountCalls)
             .build();
         CloudTrail {

@@ -47,6 +47,7 @@ impl EksClients {
 fn build(sdk: &SdkConfig, region: &str) -> Client {
     let conf = aws_sdk_eks::config::Builder::from(sdk)
         .region(Region::new(region.to_owned()))
+        .retry_partition(super::retry_partition(format!("eks-{region}")))
         .interceptor(CountCalls)
         .build();
     Client::from_conf(conf)

@@ -13,7 +13,10 @@ pub struct IamClient {
 
 impl IamClient {
     pub fn new(sdk: &SdkConfig) -> Self {
-        let conf = aws_sdk_iam::config::Builder::from(sdk).interceptor(CountCalls).build();
+        let conf = aws_sdk_iam::config::Builder::from(sdk)
+            .retry_partition(super::retry_partition("iam".to_owned()))
+            .interceptor(CountCalls)
+            .build();
         IamClient {
             client: Client::from_conf(conf),
         }
@@ -95,6 +98,8 @@ impl Iam for IamClient {
             .detach_role_policy()
             .role_name(role)
             .policy_arn(policy_arn)
+            .customize()
+            .config_override(aws_sdk_iam::config::Builder::default().retry_config(super::write_retry_config()))
             .send()
             .await
         {
@@ -110,6 +115,8 @@ impl Iam for IamClient {
             .delete_role_policy()
             .role_name(role)
             .policy_name(policy)
+            .customize()
+            .config_override(aws_sdk_iam::config::Builder::default().retry_config(super::write_retry_config()))
             .send()
             .await
         {

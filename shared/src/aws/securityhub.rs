@@ -23,6 +23,7 @@ pub struct SecurityHub {
 impl SecurityHub {
     pub fn new(sdk: &SdkConfig) -> Self {
         let conf = aws_sdk_securityhub::config::Builder::from(sdk)
+            .retry_partition(super::retry_partition("securityhub".to_owned()))
             .interceptor(CountCalls)
             .build();
         let region = sdk.region().map(ToString::to_string).unwrap_or_default();

@@ -14,7 +14,10 @@ pub struct SnsTopic {
 
 impl SnsTopic {
     pub fn new(sdk: &SdkConfig, topic_arn: &str) -> Self {
-        let conf = aws_sdk_sns::config::Builder::from(sdk).interceptor(CountCalls).build();
+        let conf = aws_sdk_sns::config::Builder::from(sdk)
+            .retry_partition(super::retry_partition("sns".to_owned()))
+            .interceptor(CountCalls)
+            .build();
         SnsTopic {
             client: Client::from_conf(conf),
             topic_arn: topic_arn.to_owned(),
@@ -44,7 +47,12 @@ impl Notifier for SnsTopic {
                 })?;
             request = request.message_attributes(name, attribute);
         }
-        let out = request.send().await.map_err(|e| classify("sns:Publish", &e))?;
+        let out = request
+            .customize()
+            .config_override(aws_sdk_sns::config::Builder::default().retry_config(super::write_retry_config()))
+            .send()
+            .await
+            .map_err(|e| classify("sns:Publish", &e))?;
         Ok(out.message_id.unwrap_or_default())
     }
 }
