@@ -686,6 +686,57 @@ async fn transient_failures_return_an_error_after_logging_and_notifying() {
 }
 
 #[tokio::test]
+async fn a_sweep_that_could_not_finish_a_role_names_it_and_asks_for_a_retry() {
+    // Given two node roles, one of which cannot be read for now (throttled beyond the retries)
+    let iam = with_node(with_node(FakeIam::default(), "a", &[ADMIN]), "b", &[ADMIN]);
+    iam.fail(
+        "ListAttachedRolePolicies",
+        "b",
+        error("iam:ListAttachedRolePolicies", ErrorKind::Transient, "Throttling"),
+    );
+    let guard = guard(
+        iam,
+        vec![
+            FakeCluster::new("us-east-1", "c")
+                .nodegroup("ng1", "a")
+                .nodegroup("ng2", "b"),
+        ],
+        &[],
+    );
+
+    // When the schedule sweeps
+    let err = guard
+        .handle(&sweep_event())
+        .await
+        .expect_err("a retry finishes the sweep");
+
+    // Then the invocation is retried by Lambda, the role it could finish was remediated, and the
+    // summary names the one it could not
+    assert_eq!(err.error_type(), "TransientAwsError");
+    assert!(!has(&guard.iam.attached("a"), ADMIN));
+    assert!(has(&guard.iam.attached("b"), ADMIN));
+    let published = guard.notifier.published.lock().expect("lock");
+    let summary = published
+        .iter()
+        .find(|n| n.subject.contains("sweep completed"))
+        .expect("summary");
+    assert!(
+        summary
+            .message
+            .contains("not finished, retried with this invocation: b"),
+        "{}",
+        summary.message
+    );
+
+    // When the retry comes and IAM answers again, the sweep completes
+    guard.iam.failures.lock().expect("lock").clear();
+    drop(published);
+    let report = guard.handle(&sweep_event()).await.expect("report");
+    assert_eq!(report.outcome, Outcome::SweepCompleted);
+    assert!(!has(&guard.iam.attached("b"), ADMIN));
+}
+
+#[tokio::test]
 async fn an_inline_policy_is_deleted_only_after_its_backup_is_published() {
     // Given a node role with an inline policy, and a topic that throttles every publish
     let iam = with_node(FakeIam::default(), "node", &[]);
