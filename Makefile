@@ -70,7 +70,10 @@ demo: tools
 ## bench: the release function on a seeded emulator, at each latency in BENCH_LATENCIES (ms added
 ##        per request): latency p50/p99, API calls vs the minimum, cold start, peak RSS, package size.
 ##        Extra options via BENCH_ARGS (see scripts/bench.py --help). Results: bench-results/*.json
+##        Then the same account with a fraction of all AWS requests throttled, for each fraction in
+##        BENCH_THROTTLE (default 0.3 0.5): time to success, Lambda attempts, HTTP requests per event.
 BENCH_LATENCIES ?= 0 50
+BENCH_THROTTLE ?= 0.3 0.5
 BENCH_ARGS ?=
 .PHONY: bench
 bench: tools
@@ -78,4 +81,8 @@ bench: tools
 	@for ms in $(BENCH_LATENCIES); do \
 	  $(VENV)/bin/python scripts/bench.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
 	    --latency-ms $$ms --out bench-results/bench-$${ms}ms.json $(BENCH_ARGS) || exit 1; \
+	done
+	@for f in $(BENCH_THROTTLE); do \
+	  $(VENV)/bin/python scripts/bench.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
+	    --throttle $$f --out bench-results/bench-throttle-$$f.json $(BENCH_ARGS) || exit 1; \
 	done

@@ -294,6 +294,120 @@ class Proxy:
             writer.close()
 
 
+class ThrottleProxy:
+    """An HTTP/1.1 proxy to 127.0.0.1:<target> that answers a seeded `fraction` of requests with the
+    protocol's own throttling error (HTTP 400 `<Code>Throttling</Code>` for the query APIs IAM,
+    STS and SNS; HTTP 400 `ThrottlingException` for JSON 1.1; HTTP 429 `ThrottlingException` for
+    REST JSON such as EKS) and forwards the rest unchanged."""
+
+    def __init__(self, target_port, fraction, seed=1):
+        import random
+        import socketserver
+
+        self.target_port = target_port
+        self.fraction = fraction
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.forwarded = 0
+        self.throttled = 0
+        proxy = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                while True:
+                    request = proxy.read_request(self.rfile)
+                    if request is None:
+                        return
+                    head, body = request
+                    with proxy.lock:
+                        throttle = proxy.random.random() < proxy.fraction
+                        if throttle:
+                            proxy.throttled += 1
+                        else:
+                            proxy.forwarded += 1
+                    response = proxy.throttling(head) if throttle else proxy.forward(head, body)
+                    self.wfile.write(response)
+                    self.wfile.flush()
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def counts(self):
+        with self.lock:
+            return self.forwarded, self.throttled
+
+    @staticmethod
+    def read_request(rfile):
+        head = []
+        while True:
+            line = rfile.readline()
+            if not line:
+                return None
+            line = line.rstrip(b"\r\n")
+            if not line:
+                break
+            head.append(line.decode("latin-1"))
+        length = 0
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        return head, rfile.read(length) if length else b""
+
+    @staticmethod
+    def throttling(head):
+        content_type = ""
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-type":
+                content_type = value.strip()
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            status, extra = "400 Bad Request", "Content-Type: text/xml\r\n"
+            body = ("<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded"
+                    "</Message></Error><RequestId>bench</RequestId></ErrorResponse>")
+        elif content_type.startswith("application/x-amz-json"):
+            status, extra = "400 Bad Request", "Content-Type: application/x-amz-json-1.1\r\n"
+            body = '{"__type":"ThrottlingException","message":"Rate exceeded"}'
+        else:
+            status = "429 Too Many Requests"
+            extra = "Content-Type: application/json\r\nx-amzn-ErrorType: ThrottlingException\r\n"
+            body = '{"message":"Rate exceeded"}'
+        return (f"HTTP/1.1 {status}\r\n{extra}Content-Length: {len(body)}\r\n\r\n{body}").encode()
+
+    def forward(self, head, body):
+        lines = [head[0]] + [l for l in head[1:] if l.partition(":")[0].strip().lower() != "connection"]
+        data = ("\r\n".join(lines) + "\r\nConnection: close\r\n\r\n").encode("latin-1") + body
+        with socket.create_connection(("127.0.0.1", self.target_port)) as conn:
+            conn.sendall(data)
+            chunks = []
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        response = b"".join(chunks)
+        end = response.find(b"\r\n\r\n")
+        if end < 0:
+            return response
+        kept = [l for l in response[:end].split(b"\r\n") if l.split(b":")[0].strip().lower() != b"connection"]
+        if not any(l.split(b":")[0].strip().lower() in (b"content-length", b"transfer-encoding") for l in kept[1:]):
+            kept.append(b"Content-Length: " + str(len(response) - end - 4).encode())
+        return b"\r\n".join(kept) + response[end:]
+
+
 class RuntimeSpy:
     """Notes when the function first polls the runtime API for work: it is ready."""
 
@@ -872,7 +986,13 @@ def run(args, procs):
     try:
         function_endpoint = endpoint
         latency_proxy = None
-        if args.latency_ms > 0:
+        throttle_proxy = None
+        if args.throttle > 0:
+            throttle_proxy = ThrottleProxy(moto_port, args.throttle, seed=args.seed).start()
+            proxies.append(throttle_proxy)
+            function_endpoint = f"http://127.0.0.1:{throttle_proxy.port}"
+            log(f"throttling proxy {function_endpoint} -> {endpoint}: {args.throttle:.0%} of requests throttled")
+        elif args.latency_ms > 0:
             latency_proxy = Proxy(moto_port, args.latency_ms / 1000.0).start()
             proxies.append(latency_proxy)
             function_endpoint = f"http://127.0.0.1:{latency_proxy.port}"
@@ -920,6 +1040,9 @@ def run(args, procs):
         def reset_nodegroup_role():
             emu.attach(NODEGROUP_ROLE, S3_FULL)
             return emu.role_policies(NODEGROUP_ROLE)
+
+        if throttle_proxy:
+            return run_throttled(args, fn, events, emu, mins, regions, throttle_proxy, out_path, started)
 
         cases = {
             "unrelated": Case("unrelated", "(a) unrelated role attach"),
@@ -1083,6 +1206,98 @@ def run(args, procs):
             p.stop()
 
 
+def run_throttled(args, fn, events, emu, mins, regions, proxy, out_path, started):
+    """Every event delivered as Lambda would under throttling: again after an error, at most
+    three times. Per case: time to the first success (p50/p99, all attempts included), Lambda
+    attempts, HTTP requests the proxy saw, how many it throttled, and events that never
+    converged."""
+
+    def deliver(event):
+        t0 = time.perf_counter()
+        before = proxy.counts()
+        report = None
+        for attempt in range(1, 4):
+            _, report = fn.invoke(events[event])
+            if "errorType" not in report:
+                break
+        else:
+            attempt = None
+        after = proxy.counts()
+        return {
+            "ms": (time.perf_counter() - t0) * 1000,
+            "attempts": attempt,
+            "http": (after[0] - before[0]) + (after[1] - before[1]),
+            "throttled": after[1] - before[1],
+            "outcome": report.get("outcome") if report else None,
+        }
+
+    def reset_node_role():
+        emu.attach(NODE_ROLE, ADMIN)
+
+    runs = {"node_cold_index": [], "node_warm_index": [], "sweep": []}
+    fn.start("function-throttled-ttl0", "enforce", 0)
+    for _ in range(args.cold_iterations):
+        reset_node_role()
+        runs["node_cold_index"].append(deliver("node"))
+    fn.stop()
+    fn.start("function-throttled-warm", "enforce", 300)
+    reset_node_role()
+    deliver("node")  # builds the index (not measured)
+    for _ in range(args.iterations):
+        reset_node_role()
+        runs["node_warm_index"].append(deliver("node"))
+    fn.stop()
+    fn.start("function-throttled-sweep", "dry-run", 0)
+    for _ in range(args.sweep_iterations):
+        runs["sweep"].append(deliver("sweep"))
+    fn.stop()
+    leftover = emu.role_policies(NODE_ROLE)
+
+    titles = {
+        "node_cold_index": "node-role attach, cold index (TTL 0)",
+        "node_warm_index": "node-role attach, warm index",
+        "sweep": "scheduled sweep (dry-run, TTL 0)",
+    }
+    cases = {}
+    for name, items in runs.items():
+        done = [i for i in items if i["attempts"]]
+        cases[name] = {
+            "title": titles[name],
+            "n": len(items),
+            "converged": len(done),
+            "ms_to_success": {
+                "p50": round(percentile([i["ms"] for i in done], 50), 1),
+                "p99": round(percentile([i["ms"] for i in done], 99), 1),
+                "samples": [round(i["ms"], 1) for i in done],
+            } if done else None,
+            "lambda_attempts": [i["attempts"] for i in items],
+            "http_requests_per_event": statistics.mean(i["http"] for i in items),
+            "throttled_per_event": statistics.mean(i["throttled"] for i in items),
+            "outcomes": sorted({str(i["outcome"]) for i in items}),
+        }
+    results = {
+        "params": {"throttle": args.throttle, "seed": args.seed, "regions": regions,
+                   "iterations": args.iterations, "cold_iterations": args.cold_iterations,
+                   "sweep_iterations": args.sweep_iterations,
+                   "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])},
+        "machine": machine_info(Path(args.binary) if Path(args.binary).is_absolute() else ROOT / args.binary),
+        "inventory": mins.counts,
+        "cases": cases,
+        "node_role_after": leftover,
+        "total_seconds": round(time.monotonic() - started, 1),
+    }
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nthrottled: {args.throttle:.0%} of all requests (seed {args.seed}); inventory {mins.counts}")
+    print(f"{'case':42} {'n':>3} {'ok':>3} {'p50 ms':>9} {'p99 ms':>9} {'attempts':>14} {'HTTP/event':>10} {'thr/event':>9}")
+    for case in cases.values():
+        ms = case["ms_to_success"] or {}
+        print(f"{case['title']:42} {case['n']:>3} {case['converged']:>3} {fmt_ms(ms.get('p50')):>9} "
+              f"{fmt_ms(ms.get('p99')):>9} {str(case['lambda_attempts'])[:14]:>14} "
+              f"{case['http_requests_per_event']:>10.1f} {case['throttled_per_event']:>9.1f}")
+    print(f"total benchmark time {results['total_seconds']}s; JSON: {out_path}")
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regions", type=int, default=3, help="number of regions (us-east-1, us-west-2, eu-west-1, ...)")
@@ -1098,6 +1313,10 @@ def main():
     parser.add_argument("--binary", default="target/release/node-role-remediator")
     parser.add_argument("--out", default="bench-results/bench.json")
     parser.add_argument("--rust-log", default="", help="RUST_LOG for the function (default: its own)")
+    parser.add_argument("--throttle", type=float, default=0.0,
+                        help="throttle this fraction of the function's AWS requests (0.3 = 30%%) and run the "
+                             "throttling cases instead of the latency cases")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the throttling proxy's choices")
     args = parser.parse_args()
 
     procs = Processes(ROOT)

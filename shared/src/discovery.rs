@@ -10,6 +10,7 @@ use futures::future::{join_all, try_join_all};
 use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 
+use crate::deadline;
 use crate::metrics;
 use crate::ports::{AwsError, AwsResult, Eks};
 
@@ -189,17 +190,28 @@ impl Limit {
     }
 }
 
-async fn limited<T>(limit: &Limit, call: impl Future<Output = AwsResult<T>>) -> AwsResult<T> {
-    // The semaphore is never closed, so acquire cannot fail; a closed one would only lift the bound.
-    let permit = limit.permits.acquire().await.ok();
-    let before = metrics::throttled_so_far();
-    let result = call.await;
-    limit.settle(permit, metrics::throttled_so_far() > before);
-    result
+/// Rounds of the SDK's own retries a discovery call gets: a scan makes hundreds of reads and
+/// one that fails fails the scan, so a transient failure is tried again (while the invocation's
+/// budget lasts) rather than costing the whole invocation.
+const CALL_ROUNDS: usize = 3;
+
+async fn limited<T, F: Future<Output = AwsResult<T>>>(limit: &Limit, call: impl Fn() -> F) -> AwsResult<T> {
+    let mut round = 1;
+    loop {
+        // The semaphore is never closed, so acquire cannot fail; a closed one would only lift the bound.
+        let permit = limit.permits.acquire().await.ok();
+        let before = metrics::throttled_so_far();
+        let result = call().await;
+        limit.settle(permit, metrics::throttled_so_far() > before);
+        match result {
+            Err(e) if e.is_transient() && round < CALL_ROUNDS && !deadline::exhausted() => round += 1,
+            result => return result,
+        }
+    }
 }
 
 async fn scan_region<E: Eks>(eks: &E, region: &str, limit: &Limit) -> AwsResult<Found> {
-    let clusters = limited(limit, eks.clusters(region)).await?;
+    let clusters = limited(limit, || eks.clusters(region)).await?;
     let per_cluster = clusters.iter().map(|cluster| scan_cluster(eks, region, cluster, limit));
     let mut found = Found::default();
     for cluster in try_join_all(per_cluster).await? {
@@ -211,11 +223,11 @@ async fn scan_region<E: Eks>(eks: &E, region: &str, limit: &Limit) -> AwsResult<
 
 async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limit) -> AwsResult<Found> {
     let nodegroups = async {
-        let names = limited(limit, eks.nodegroup_names(region, cluster)).await?;
+        let names = limited(limit, || eks.nodegroup_names(region, cluster)).await?;
         let described = try_join_all(
             names
                 .iter()
-                .map(|ng| limited(limit, eks.nodegroup(region, cluster, ng))),
+                .map(|ng| limited(limit, || eks.nodegroup(region, cluster, ng))),
         )
         .await?;
         Ok::<_, AwsError>(described.into_iter().flatten().map(|ng| {
@@ -228,11 +240,12 @@ async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limi
         }))
     };
     let access_entries = async {
-        let principals = limited(limit, eks.access_entry_principals(region, cluster)).await?;
+        let principals = limited(limit, || eks.access_entry_principals(region, cluster)).await?;
         // Only role principals can be node roles: users and federated principals cost no call.
         let roles = principals.iter().filter(|p| p.contains(":role/"));
         let described =
-            try_join_all(roles.map(|principal| limited(limit, eks.access_entry(region, cluster, principal)))).await?;
+            try_join_all(roles.map(|principal| limited(limit, || eks.access_entry(region, cluster, principal))))
+                .await?;
         Ok::<_, AwsError>(
             described
                 .into_iter()

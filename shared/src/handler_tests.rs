@@ -715,22 +715,22 @@ async fn a_sweep_that_could_not_finish_a_role_names_it_and_asks_for_a_retry() {
     assert_eq!(err.error_type(), "TransientAwsError");
     assert!(!has(&guard.iam.attached("a"), ADMIN));
     assert!(has(&guard.iam.attached("b"), ADMIN));
-    let published = guard.notifier.published.lock().expect("lock");
-    let summary = published
+    let summary = guard
+        .notifier
+        .published
+        .lock()
+        .expect("lock")
         .iter()
         .find(|n| n.subject.contains("sweep completed"))
+        .map(|n| n.message.clone())
         .expect("summary");
     assert!(
-        summary
-            .message
-            .contains("not finished, retried with this invocation: b"),
-        "{}",
-        summary.message
+        summary.contains("not finished, retried with this invocation: b"),
+        "{summary}"
     );
 
     // When the retry comes and IAM answers again, the sweep completes
     guard.iam.failures.lock().expect("lock").clear();
-    drop(published);
     let report = guard.handle(&sweep_event()).await.expect("report");
     assert_eq!(report.outcome, Outcome::SweepCompleted);
     assert!(!has(&guard.iam.attached("b"), ADMIN));
