@@ -81,6 +81,42 @@ async fn scenario(fraction: f64, seed: u64) -> Scenario {
     }
 }
 
+/// No node role keeps `AdministratorAccess` or its inline policy, the decoy keeps both, and
+/// every deleted inline policy's backup, with its restore command, reached the topic.
+async fn assert_converged(s: &Scenario) {
+    for role in &s.node_roles {
+        let attached = s.account.attached(role).await.unwrap();
+        assert!(
+            !attached.contains(&aws_managed("AdministratorAccess")),
+            "{role}: {attached:?}"
+        );
+        assert!(s.account.inline(role).await.unwrap().is_empty(), "{role}");
+    }
+    assert_eq!(
+        s.account.attached(&s.decoy).await.unwrap(),
+        vec![aws_managed("AdministratorAccess")]
+    );
+    assert_eq!(s.account.inline(&s.decoy).await.unwrap(), vec!["debug".to_owned()]);
+    let notes = s.inbox.drain(DELIVERY).await.unwrap();
+    let backed_up: BTreeSet<String> = notes
+        .iter()
+        .flat_map(|n| {
+            n.report["deleted_inline_policies"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|b| {
+            b["restore_command"]
+                .as_str()
+                .is_some_and(|c| c.contains("put-role-policy"))
+        })
+        .filter_map(|b| b["role_name"].as_str().map(str::to_owned))
+        .collect();
+    let deleted: BTreeSet<String> = s.node_roles.iter().cloned().collect();
+    assert_eq!(backed_up, deleted, "{notes:#?}");
+}
+
 /// Delivers `event` as Lambda would: again after a retryable error, at most [`ATTEMPTS`] times.
 /// Returns how many attempts it took (`None` if all failed) and the Reports returned.
 async fn deliver(guard: &AwsRemediator, event: &Value, budget: Duration) -> (Option<usize>, Vec<Value>) {
@@ -127,40 +163,8 @@ async fn converges_within_lambda_retries(fraction: f64, seed: u64) {
         "throttled {measured:.2} of requests, wanted {fraction}"
     );
 
-    // and every violation is gone, the decoy untouched
-    for role in &s.node_roles {
-        let attached = s.account.attached(role).await.unwrap();
-        assert!(
-            !attached.contains(&aws_managed("AdministratorAccess")),
-            "{role}: {attached:?}"
-        );
-        assert!(s.account.inline(role).await.unwrap().is_empty(), "{role}");
-    }
-    assert_eq!(
-        s.account.attached(&s.decoy).await.unwrap(),
-        vec![aws_managed("AdministratorAccess")]
-    );
-    assert_eq!(s.account.inline(&s.decoy).await.unwrap(), vec!["debug".to_owned()]);
-
-    // and each deleted inline policy is backed up in a notification, with its restore command
-    let notes = s.inbox.drain(DELIVERY).await.unwrap();
-    let backed_up: BTreeSet<String> = notes
-        .iter()
-        .flat_map(|n| {
-            n.report["deleted_inline_policies"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|b| {
-            b["restore_command"]
-                .as_str()
-                .is_some_and(|c| c.contains("put-role-policy"))
-        })
-        .filter_map(|b| b["role_name"].as_str().map(str::to_owned))
-        .collect();
-    let deleted: BTreeSet<String> = s.node_roles.iter().cloned().collect();
-    assert_eq!(backed_up, deleted, "{notes:#?}");
+    // and every violation is gone, the decoy untouched, every deleted inline policy backed up
+    assert_converged(&s).await;
 
     // and the metrics counted the throttled attempts and the SDK's retries
     let emf = s.emf.lock().unwrap().clone();
@@ -236,34 +240,7 @@ async fn near_total_throttling_answers_before_the_deadline_and_converges_after()
 
     // Then the account has converged: no violation left, the decoy untouched, and every inline
     // policy deleted along the way backed up in a notification
-    for role in &s.node_roles {
-        let attached = s.account.attached(role).await.unwrap();
-        assert!(
-            !attached.contains(&aws_managed("AdministratorAccess")),
-            "{role}: {attached:?}"
-        );
-        assert!(s.account.inline(role).await.unwrap().is_empty(), "{role}");
-    }
-    assert_eq!(
-        s.account.attached(&s.decoy).await.unwrap(),
-        vec![aws_managed("AdministratorAccess")]
-    );
-    let notes = s.inbox.drain(DELIVERY).await.unwrap();
-    let backed_up: BTreeSet<String> = notes
-        .iter()
-        .flat_map(|n| {
-            n.report["deleted_inline_policies"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|b| b["role_name"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(
-        backed_up,
-        s.node_roles.iter().cloned().collect::<BTreeSet<_>>(),
-        "{notes:#?}"
-    );
+    assert_converged(&s).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
