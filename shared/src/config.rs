@@ -121,7 +121,52 @@ pub struct Config {
     /// The function's timeout (`FUNCTION_TIMEOUT_SECONDS`), the budget of an invocation whose
     /// runtime gives no usable deadline (the local runtime emulator).
     pub function_timeout: Duration,
+    /// Organization (central) mode, on when `MEMBER_ROLE_NAME` is set.
+    pub central: Option<Central>,
 }
+
+/// How a central deployment reaches and bounds the member accounts it guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Central {
+    /// The role assumed in each member account (`MEMBER_ROLE_NAME`): a name, maybe under a path.
+    pub member_role: String,
+    /// Which accounts are guarded (`ACCOUNTS`).
+    pub accounts: AccountSet,
+    /// Member accounts swept at once (`ACCOUNT_CONCURRENCY`).
+    pub account_concurrency: usize,
+}
+
+impl Central {
+    /// `arn:<partition>:iam::<account>:role/<path/name>`.
+    pub fn member_role_arn(&self, partition: &str, account: &str) -> String {
+        format!("arn:{partition}:iam::{account}:role/{}", self.member_role)
+    }
+
+    /// The member role's name without its path: what the role's sessions act as.
+    pub fn member_role_name(&self) -> &str {
+        self.member_role.rsplit('/').next().unwrap_or(&self.member_role)
+    }
+}
+
+/// The accounts a central deployment guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountSet {
+    /// Every ACTIVE account of the organization (Organizations `ListAccounts`).
+    Organization,
+    /// These account ids.
+    Listed(BTreeSet<String>),
+}
+
+impl fmt::Display for AccountSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountSet::Organization => f.write_str("organization"),
+            AccountSet::Listed(ids) => f.write_str(&ids.iter().cloned().collect::<Vec<_>>().join(",")),
+        }
+    }
+}
+
+const DEFAULT_ACCOUNT_CONCURRENCY: usize = 4;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -301,7 +346,10 @@ impl Config {
             },
         };
 
+        let central = central(&get)?;
+
         Ok(Config {
+            central,
             function_timeout,
             mode,
             sns_topic_arn,
@@ -315,6 +363,73 @@ impl Config {
             security_hub,
         })
     }
+}
+
+/// `MEMBER_ROLE_NAME`, `ACCOUNTS` and `ACCOUNT_CONCURRENCY`: organization mode, or `None`.
+fn central(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Central>, ConfigError> {
+    const ROLE_EXPECTED: &str = "a role name, optionally under a path, such as eks-node-role-guard-member or \
+         security/eks-node-role-guard-member";
+    const ACCOUNTS_EXPECTED: &str = "`organization` or a comma-separated list of 12-digit account ids";
+    const CONCURRENCY_EXPECTED: &str = "a number from 1 to 64";
+    let Some(role) = get("MEMBER_ROLE_NAME") else {
+        for variable in ["ACCOUNTS", "ACCOUNT_CONCURRENCY"] {
+            if let Some(v) = get(variable) {
+                return Err(ConfigError::Invalid {
+                    variable,
+                    value: v,
+                    problem: "organization mode is off because MEMBER_ROLE_NAME is unset".to_owned(),
+                    expected: "MEMBER_ROLE_NAME set as well, or this variable unset",
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let member_role = role.trim_matches('/').to_owned();
+    let name = member_role.rsplit('/').next().unwrap_or_default();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && member_role.len() <= 512
+        && !member_role.contains("//")
+        && member_role
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+    if !valid {
+        return Err(invalid("MEMBER_ROLE_NAME", &role, "not a role name", ROLE_EXPECTED));
+    }
+    let accounts = match get("ACCOUNTS") {
+        None => AccountSet::Organization,
+        Some(v) if v == "organization" => AccountSet::Organization,
+        Some(v) => {
+            let ids = split_list(&v);
+            if let Some(bad) = ids
+                .iter()
+                .find(|id| id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()))
+            {
+                return Err(invalid(
+                    "ACCOUNTS",
+                    &v,
+                    &format!("{bad:?} is not an account id"),
+                    ACCOUNTS_EXPECTED,
+                ));
+            }
+            if ids.is_empty() {
+                return Err(invalid("ACCOUNTS", &v, "no account id", ACCOUNTS_EXPECTED));
+            }
+            AccountSet::Listed(ids.into_iter().collect())
+        }
+    };
+    let account_concurrency = match get("ACCOUNT_CONCURRENCY") {
+        None => DEFAULT_ACCOUNT_CONCURRENCY,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => n,
+            _ => return Err(invalid("ACCOUNT_CONCURRENCY", &v, "out of range", CONCURRENCY_EXPECTED)),
+        },
+    };
+    Ok(Some(Central {
+        member_role,
+        accounts,
+        account_concurrency,
+    }))
 }
 
 fn invalid(variable: &'static str, value: &str, problem: &str, expected: &'static str) -> ConfigError {
@@ -397,6 +512,58 @@ mod tests {
     }
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:guard";
+
+    #[test]
+    fn organization_mode_needs_a_member_role_and_valid_accounts() {
+        let base = [("SNS_TOPIC_ARN", TOPIC), ("AWS_REGION", "us-east-1")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        // off unless MEMBER_ROLE_NAME is set
+        assert_eq!(with(&[]).expect("valid").central, None);
+        let c = with(&[("MEMBER_ROLE_NAME", "/security/guard-member/")]).expect("valid");
+        let central = c.central.expect("central mode");
+        assert_eq!(central.member_role, "security/guard-member");
+        assert_eq!(central.member_role_name(), "guard-member");
+        assert_eq!(
+            central.member_role_arn("aws-us-gov", "111122223333"),
+            "arn:aws-us-gov:iam::111122223333:role/security/guard-member"
+        );
+        assert_eq!(central.accounts, AccountSet::Organization);
+        assert_eq!(central.account_concurrency, 4);
+        let c = with(&[
+            ("MEMBER_ROLE_NAME", "guard-member"),
+            ("ACCOUNTS", " 111122223333, 444455556666,111122223333"),
+            ("ACCOUNT_CONCURRENCY", "8"),
+        ])
+        .expect("valid");
+        let central = c.central.expect("central mode");
+        assert_eq!(central.accounts.to_string(), "111122223333,444455556666");
+        assert_eq!(central.account_concurrency, 8);
+        // each bad value names its variable
+        for (vars, variable) in [
+            (vec![("ACCOUNTS", "111122223333")], "ACCOUNTS"),
+            (vec![("ACCOUNT_CONCURRENCY", "2")], "ACCOUNT_CONCURRENCY"),
+            (vec![("MEMBER_ROLE_NAME", "bad role")], "MEMBER_ROLE_NAME"),
+            (vec![("MEMBER_ROLE_NAME", "a//b")], "MEMBER_ROLE_NAME"),
+            (vec![("MEMBER_ROLE_NAME", "r"), ("ACCOUNTS", "1234")], "ACCOUNTS"),
+            (
+                vec![("MEMBER_ROLE_NAME", "r"), ("ACCOUNTS", "arn:aws:organizations")],
+                "ACCOUNTS",
+            ),
+            (
+                vec![("MEMBER_ROLE_NAME", "r"), ("ACCOUNT_CONCURRENCY", "0")],
+                "ACCOUNT_CONCURRENCY",
+            ),
+        ] {
+            match with(&vars) {
+                Err(ConfigError::Invalid { variable: v, .. }) => assert_eq!(v, variable, "{vars:?}"),
+                other => panic!("{vars:?}: expected an error naming {variable}, got {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn defaults_are_safe() {

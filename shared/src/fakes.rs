@@ -2,7 +2,7 @@
 //! does, and can be told to fail chosen operations.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::addons::{KnownAddon, VPC_CNI};
 use crate::metrics;
@@ -32,11 +32,12 @@ pub struct FakeRole {
 }
 
 /// IAM with failures injectable per `(operation, target)`; target `*` matches any.
-#[derive(Default)]
+/// Clones share their state (a member account's clients and the test's view of them).
+#[derive(Default, Clone)]
 pub struct FakeIam {
-    pub roles: Mutex<HashMap<String, FakeRole>>,
-    pub failures: Mutex<HashMap<(&'static str, String), AwsError>>,
-    pub writes: Mutex<Vec<String>>,
+    pub roles: Arc<Mutex<HashMap<String, FakeRole>>>,
+    pub failures: Arc<Mutex<HashMap<(&'static str, String), AwsError>>>,
+    pub writes: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeIam {
@@ -218,7 +219,7 @@ pub fn role_arn(name: &str) -> String {
     format!("arn:aws:iam::123456789012:role/{name}")
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct FakeEks {
     pub clusters: Vec<FakeCluster>,
 }
@@ -388,5 +389,45 @@ impl crate::ports::Trails for FakeTrails {
     async fn trails(&self) -> AwsResult<Option<Vec<crate::trail_health::TrailState>>> {
         metrics::record("cloudtrail", "DescribeTrails");
         self.0.clone()
+    }
+}
+
+/// Member accounts: each connects to its own fake IAM and EKS, or fails as configured.
+#[derive(Default)]
+pub struct FakeMembers {
+    pub accounts: HashMap<String, Result<(FakeIam, FakeEks), AwsError>>,
+    /// `organization_accounts` answer.
+    pub organization: Vec<String>,
+    /// Every `connect`, by account.
+    pub connects: Arc<Mutex<Vec<String>>>,
+}
+
+impl crate::accounts::Members<FakeIam, FakeEks, crate::findings::NoFindings> for FakeMembers {
+    async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
+        metrics::record("organizations", "ListAccounts");
+        Ok(self.organization.clone())
+    }
+
+    async fn connect(
+        &self,
+        account: &str,
+        role_arn: &str,
+    ) -> AwsResult<crate::accounts::Connection<FakeIam, FakeEks, crate::findings::NoFindings>> {
+        metrics::record("sts", "AssumeRole");
+        self.connects.lock().expect("lock").push(account.to_owned());
+        assert!(
+            role_arn.starts_with(&format!("arn:aws:iam::{account}:role/")),
+            "{role_arn}"
+        );
+        match self.accounts.get(account) {
+            Some(Ok((iam, eks))) => Ok(crate::accounts::Connection {
+                iam: iam.clone(),
+                eks: eks.clone(),
+                findings: crate::findings::NoFindings,
+                expires: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+            }),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(error("sts:AssumeRole", ErrorKind::Denied, "AccessDenied")),
+        }
     }
 }

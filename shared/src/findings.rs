@@ -365,6 +365,20 @@ pub struct FindingsStatus {
     pub warning: Option<String>,
 }
 
+impl FindingsStatus {
+    /// Two accounts' statuses as one (organization-mode sweeps).
+    pub fn merge(mut self, other: FindingsStatus) -> FindingsStatus {
+        self.open += other.open;
+        self.archived += other.archived;
+        self.failed.extend(other.failed);
+        self.warning = match (self.warning, other.warning) {
+            (Some(a), Some(b)) if a != b => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+}
+
 /// Imports the findings of one checked role (and closes the role's stale ones).
 pub async fn sync_role<F: Findings>(port: &F, report: &Report, scope: &Scope) -> FindingsStatus {
     let Some(role_arn) = report.role.as_ref().and_then(|r| r.arn.as_deref()) else {

@@ -7,12 +7,13 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
+use crate::accounts::{Accounts, EnterError, Guarded, Members, NoMembers};
 use crate::addons::{self, AddonFacts};
 use crate::config::Config;
 use crate::deadline::{self, Budget};
-use crate::discovery::{IndexCache, IndexSource, NodeBinding, Scan, scan};
+use crate::discovery::{IndexSource, NodeBinding, Scan, scan};
 use crate::emf::{self, MetricSink};
-use crate::findings::{self, NoFindings};
+use crate::findings::{self, FindingsStatus, NoFindings};
 use crate::iam_arn;
 use crate::metrics;
 use crate::migration;
@@ -20,7 +21,7 @@ use crate::notify;
 use crate::policy::{self, NodeTrust};
 use crate::ports::{AwsError, Eks, Findings, Iam, Notifier, Trails};
 use crate::remediate::remediate;
-use crate::report::{EventSummary, NotificationStatus, Outcome, Report, RoleRef};
+use crate::report::{AccountLine, EventSummary, NotificationStatus, Outcome, Report, RoleRef};
 use crate::rules::{Allowlist, InlinePolicy, RoleState};
 use crate::trail_health::{self, NoTrails};
 use crate::trigger::{self, Event, NotAnEvent, Trigger};
@@ -79,22 +80,61 @@ impl HandlerError {
 }
 
 /// The function's state across invocations.
-pub struct Remediator<I, E, N, F = NoFindings, T = NoTrails> {
+pub struct Remediator<I, E, N, F = NoFindings, T = NoTrails, M = NoMembers> {
     config: Config,
     identity: Identity,
-    iam: I,
-    eks: E,
+    /// The function's own account: IAM, EKS and Security Hub (used when `SECURITY_HUB=on`)
+    /// with the function's credentials, and that account's caches.
+    home: Guarded<I, E, F>,
+    /// Organization mode: the member accounts and how to act in them.
+    members: Option<Accounts<I, E, F, M>>,
+    /// The security team's topic, always with the function's own credentials.
     notifier: N,
-    /// Security Hub, used when `SECURITY_HUB=on`.
-    findings: F,
     /// CloudTrail, asked by the sweep whether the guard is blind.
     trails: T,
-    index: IndexCache,
-    /// How each cluster's add-ons get credentials, reused across warm invocations for
-    /// `INDEX_TTL_SECONDS`.
-    addon_facts: AddonFacts,
     /// Receives one EMF line per invocation (stdout in the function); none by default.
     metrics: Option<MetricSink>,
+}
+
+/// The account an invocation acts in: the home account, borrowed, or a member's connection.
+enum In<'a, G> {
+    Home(&'a G),
+    Member(Arc<G>),
+}
+
+impl<G> std::ops::Deref for In<'_, G> {
+    type Target = G;
+    fn deref(&self) -> &G {
+        match self {
+            In::Home(home) => home,
+            In::Member(member) => member,
+        }
+    }
+}
+
+/// What a sweep found in one account.
+struct AccountSweep {
+    account: String,
+    roles: Vec<Report>,
+    warnings: Vec<String>,
+    security_hub: Option<FindingsStatus>,
+    /// The first failure a retry could fix.
+    transient: Option<(String, AwsError)>,
+    /// The account could not be swept at all (not entered, discovery failed).
+    stop: Option<Stop>,
+}
+
+impl AccountSweep {
+    fn stopped(account: &str, stop: Stop) -> Self {
+        AccountSweep {
+            account: account.to_owned(),
+            roles: Vec::new(),
+            warnings: Vec::new(),
+            security_hub: None,
+            transient: None,
+            stop: Some(stop),
+        }
+    }
 }
 
 /// A finished invocation: the report always, and an error when a retry could help.
@@ -124,22 +164,65 @@ enum Stop {
 
 impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
     pub fn new(config: Config, identity: Identity, iam: I, eks: E, notifier: N) -> Self {
+        let home = Guarded::home(
+            &identity.account,
+            identity.own_role.clone(),
+            iam,
+            eks,
+            NoFindings,
+            config.index_ttl,
+        );
         Remediator {
-            index: IndexCache::new(config.index_ttl),
-            addon_facts: AddonFacts::new(config.index_ttl),
+            home,
+            members: None,
             metrics: None,
             config,
             identity,
-            iam,
-            eks,
             notifier,
-            findings: NoFindings,
             trails: NoTrails,
         }
     }
 }
 
-impl<I, E, N, F, T> Remediator<I, E, N, F, T> {
+impl<I, E, N, F, T> Remediator<I, E, N, F, T, NoMembers> {
+    /// Imports findings through `findings` when the configuration says `SECURITY_HUB=on`.
+    pub fn with_findings<G: Findings>(self, findings: G) -> Remediator<I, E, N, G, T> {
+        Remediator {
+            config: self.config,
+            identity: self.identity,
+            home: self.home.with_findings(findings),
+            members: None,
+            notifier: self.notifier,
+            trails: self.trails,
+            metrics: self.metrics,
+        }
+    }
+
+    /// Guards the member accounts `config.central` names through `members` (organization
+    /// mode); without `MEMBER_ROLE_NAME` the remediator stays a per-account one.
+    pub fn with_members<M: Members<I, E, F>>(self, members: M) -> Remediator<I, E, N, F, T, M> {
+        let accounts = self.config.central.clone().map(|central| {
+            Accounts::new(
+                members,
+                central,
+                &self.identity.partition,
+                &self.identity.account,
+                self.config.index_ttl,
+            )
+        });
+        Remediator {
+            config: self.config,
+            identity: self.identity,
+            home: self.home,
+            members: accounts,
+            notifier: self.notifier,
+            trails: self.trails,
+            metrics: self.metrics,
+        }
+    }
+}
+
+impl<I, E, N, F, T, M> Remediator<I, E, N, F, T, M> {
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -150,35 +233,21 @@ impl<I, E, N, F, T> Remediator<I, E, N, F, T> {
         self
     }
 
-    /// Imports findings through `findings` when the configuration says `SECURITY_HUB=on`.
-    pub fn with_findings<G: Findings>(self, findings: G) -> Remediator<I, E, N, G, T> {
-        self.with_ports(|_, trails| (findings, trails))
-    }
-
     /// Lets the sweep check that a CloudTrail trail feeds the guard's rules.
-    pub fn with_trails<U: Trails>(self, trails: U) -> Remediator<I, E, N, F, U> {
-        self.with_ports(|findings, _| (findings, trails))
-    }
-
-    /// The same remediator with its optional ports replaced.
-    fn with_ports<G, U>(self, replace: impl FnOnce(F, T) -> (G, U)) -> Remediator<I, E, N, G, U> {
-        let (findings, trails) = replace(self.findings, self.trails);
+    pub fn with_trails<U: Trails>(self, trails: U) -> Remediator<I, E, N, F, U, M> {
         Remediator {
             config: self.config,
             identity: self.identity,
-            iam: self.iam,
-            eks: self.eks,
+            home: self.home,
+            members: self.members,
             notifier: self.notifier,
-            findings,
             trails,
-            index: self.index,
-            addon_facts: self.addon_facts,
             metrics: self.metrics,
         }
     }
 }
 
-impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F, T> {
+impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> Remediator<I, E, N, F, T, M> {
     fn emit(&self, document: impl FnOnce() -> Value) {
         if let Some(sink) = &self.metrics {
             sink(&document().to_string());
@@ -269,24 +338,30 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
             region: event.region.clone(),
             actor: event.actor.clone(),
         };
-        let report = Report::new(self.config.mode, Some(self.identity.account.clone()), summary);
-        let ignored = matches!(event.trigger, Trigger::Ignored { .. });
-        match event.account.as_deref() {
-            _ if ignored => {}
-            Some(account) if account == self.identity.account => {}
-            Some(account) => {
-                let reason = format!(
-                    "event from account {account}; this function guards account {}",
-                    self.identity.account
-                );
-                return Handled::done(report.finish(Outcome::Ignored, reason));
-            }
-            None => return Handled::done(report.finish(Outcome::Ignored, "event names no account".to_owned())),
-        }
+        let mut report = Report::new(self.config.mode, Some(self.identity.account.clone()), summary);
+        let account = match (&event.trigger, event.account.as_deref()) {
+            (Trigger::Ignored { reason }, _) => return Handled::done(report.finish(Outcome::Ignored, reason.clone())),
+            (_, None) => return Handled::done(report.finish(Outcome::Ignored, "event names no account".to_owned())),
+            // the schedule is the central account's own; the sweep covers every guarded account
+            (Trigger::Sweep, Some(account)) if account == self.home.id => return self.sweep(report).await,
+            (_, Some(account)) => account,
+        };
+        report.account = Some(account.to_owned());
+        let acct = match self.enter(account).await {
+            Ok(acct) => acct,
+            Err(stop) => return self.stopped(report, stop).await,
+        };
         match event.trigger {
-            Trigger::Sweep => self.sweep(report).await,
             Trigger::AttachRolePolicy { role_name, .. } | Trigger::PutRolePolicy { role_name, .. } => {
-                self.check_and_notify(report, &role_name, None).await
+                self.check_and_notify(&acct, report, &role_name, None).await
+            }
+            // a sweep event from another account
+            Trigger::Sweep | Trigger::Ignored { .. } => {
+                let reason = format!(
+                    "scheduled sweep from account {account}; sweeps run from account {}",
+                    self.home.id
+                );
+                Handled::done(report.finish(Outcome::Ignored, reason))
             }
             Trigger::CreateNodegroup {
                 region,
@@ -294,7 +369,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
                 nodegroup,
                 node_role_arn,
             } => {
-                let found = match self.eks.nodegroup(&region, &cluster, &nodegroup).await {
+                let found = match acct.eks.nodegroup(&region, &cluster, &nodegroup).await {
                     Ok(found) => found,
                     Err(e) => return self.stopped(report, Stop::from_aws("DescribeNodegroup", e)).await,
                 };
@@ -310,15 +385,33 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
                     cluster,
                     nodegroup: found.name,
                 };
-                self.index.learn(&found.node_role_arn, binding.clone()).await;
+                acct.index.learn(&found.node_role_arn, binding.clone()).await;
                 let Some(role_name) = iam_arn::role_name_from_arn(&found.node_role_arn) else {
                     let reason = format!("node group role {:?} is not a role ARN", found.node_role_arn);
                     return Handled::done(report.finish(Outcome::Ignored, reason));
                 };
-                self.check_and_notify(report, role_name, Some(binding)).await
+                self.check_and_notify(&acct, report, role_name, Some(binding)).await
             }
-            Trigger::Ignored { reason } => Handled::done(report.finish(Outcome::Ignored, reason)),
         }
+    }
+
+    /// The account an event from `account` is handled in, or why it is not handled.
+    async fn enter(&self, account: &str) -> Result<In<'_, Guarded<I, E, F>>, Stop> {
+        let Some(members) = &self.members else {
+            if account == self.home.id {
+                return Ok(In::Home(&self.home));
+            }
+            let reason = format!(
+                "event from account {account}; this function guards account {}",
+                self.home.id
+            );
+            return Err(Stop::Outcome(Outcome::Ignored, reason));
+        };
+        members.check_guarded(account).await.map_err(Stop::from_enter)?;
+        if account == self.home.id {
+            return Ok(In::Home(&self.home));
+        }
+        members.enter(account).await.map(In::Member).map_err(Stop::from_enter)
     }
 
     /// Finishes a check that stopped early; a `failed` outcome is notified like any other.
@@ -342,9 +435,15 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
     }
 
     /// Checks one role, acts per mode, notifies when there is something to say.
-    async fn check_and_notify(&self, mut report: Report, role_name: &str, confirmed: Option<NodeBinding>) -> Handled {
+    async fn check_and_notify(
+        &self,
+        acct: &Guarded<I, E, F>,
+        mut report: Report,
+        role_name: &str,
+        confirmed: Option<NodeBinding>,
+    ) -> Handled {
         let stop = self
-            .check_role(&mut report, role_name, confirmed, None, &self.addon_facts)
+            .check_role(acct, &mut report, role_name, confirmed, None, &acct.addon_facts)
             .await;
         let mut report = match stop {
             Ok(()) => report,
@@ -352,8 +451,8 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
         };
         if self.config.security_hub && report.node_role {
             // boxed: the SDK's futures are large, and they live on the heap instead of the stack
-            let scope = self.findings_scope();
-            let status = Box::pin(findings::sync_role(&self.findings, &report, &scope)).await;
+            let scope = self.findings_scope(acct);
+            let status = Box::pin(findings::sync_role(&acct.findings, &report, &scope)).await;
             report.security_hub = Some(status);
         }
         let transient = self.notify(&mut report).await;
@@ -366,6 +465,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
     /// Fills `report` for one role. `known` skips discovery (the sweep already has the index).
     async fn check_role(
         &self,
+        acct: &Guarded<I, E, F>,
         report: &mut Report,
         role_name: &str,
         confirmed: Option<NodeBinding>,
@@ -376,14 +476,14 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
             name: role_name.to_owned(),
             arn: known.as_ref().map(|(arn, _)| (*arn).to_owned()),
         });
-        if let Some(reason) = self.exemption(role_name, None) {
+        if let Some(reason) = self.exemption(acct, role_name, None) {
             return Err(Stop::Outcome(Outcome::Exempt, reason));
         }
 
         let (role_arn, bindings) = match known {
             Some((arn, bindings)) => (arn.to_owned(), bindings),
             None => {
-                let role = match self.iam.role(role_name).await {
+                let role = match acct.iam.role(role_name).await {
                     Ok(Some(role)) => role,
                     Ok(None) => {
                         return Err(Stop::Outcome(
@@ -397,7 +497,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
                     name: role.name.clone(),
                     arn: Some(role.arn.clone()),
                 });
-                if let Some(reason) = self.exemption(&role.name, Some(&role.arn)) {
+                if let Some(reason) = self.exemption(acct, &role.name, Some(&role.arn)) {
                     return Err(Stop::Outcome(Outcome::Exempt, reason));
                 }
                 if confirmed.is_none() && policy::node_trust(&role.trust_policy).is_none() {
@@ -408,7 +508,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
                             .to_owned(),
                     ));
                 }
-                let mut bindings = match self.discover(report, &role.arn, &role.trust_policy).await {
+                let mut bindings = match self.discover(acct, report, &role.arn, &role.trust_policy).await {
                     Ok(bindings) => bindings,
                     Err(e) => return Err(Stop::from_aws("node-role discovery", e)),
                 };
@@ -430,7 +530,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
         }
         report.node_role = true;
 
-        let state = match self.role_state(role_name, &role_arn).await {
+        let state = match role_state(&acct.iam, role_name, &role_arn).await {
             Ok(Some(state)) => state,
             Ok(None) => {
                 return Err(Stop::Outcome(
@@ -442,7 +542,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
         };
         let allowlist = Allowlist::from_config(&self.config);
         let to_check = allowlist.addons_to_check(&state);
-        let needs = addons::needs(&self.eks, addon_facts, &to_check, &report.nodegroups).await;
+        let needs = addons::needs(&acct.eks, addon_facts, &to_check, &report.nodegroups).await;
         let evaluation = allowlist.evaluate(&state, &needs);
         report.migrations = migration::plan(&state.arn, &evaluation, &report.nodegroups);
         report.kept = evaluation.kept;
@@ -457,30 +557,34 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
             account: report.account.clone(),
             event: report.event.clone(),
         };
-        let remediation = remediate(&self.iam, &self.notifier, &context, &state.name, &report.violations).await;
+        let remediation = remediate(&acct.iam, &self.notifier, &context, &state.name, &report.violations).await;
         report.outcome = remediation.outcome(self.config.mode);
         report.actions = remediation.actions;
         report.deleted_inline_policies = remediation.backups;
         Ok(())
     }
 
-    fn findings_scope(&self) -> findings::Scope {
+    fn findings_scope(&self, acct: &Guarded<I, E, F>) -> findings::Scope {
         findings::Scope::new(
-            &self.identity.account,
-            self.findings.region(),
+            &acct.id,
+            acct.findings.region(),
             &self.identity.partition,
             std::time::SystemTime::now(),
         )
     }
 
-    fn exemption(&self, name: &str, arn: Option<&str>) -> Option<String> {
-        if self
-            .identity
+    fn exemption(&self, acct: &Guarded<I, E, F>, name: &str, arn: Option<&str>) -> Option<String> {
+        if acct
             .own_role
             .as_deref()
             .is_some_and(|own| iam_arn::same_role_name(own, name))
         {
-            return Some("this is the function's own execution role, which it never modifies".to_owned());
+            let whose = if acct.id == self.home.id {
+                "the function's own execution role"
+            } else {
+                "the role the guard assumes in this account"
+            };
+            return Some(format!("this is {whose}, which it never modifies"));
         }
         self.config
             .exempt_roles
@@ -494,13 +598,14 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
     /// Node bindings of `role_arn` from the (cached) index.
     async fn discover(
         &self,
+        acct: &Guarded<I, E, F>,
         report: &mut Report,
         role_arn: &str,
         trust_policy: &str,
     ) -> Result<Vec<NodeBinding>, AwsError> {
-        let (scan, source) = self
+        let (scan, source) = acct
             .index
-            .get(&self.eks, &self.config.scan_regions, self.config.discovery_concurrency)
+            .get(&acct.eks, &self.config.scan_regions, self.config.discovery_concurrency)
             .await?;
         report.index = Some(source);
         report.warnings.extend(scan.skipped.iter().cloned());
@@ -511,28 +616,6 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
                 .push("hybrid-node trust but no HYBRID_LINUX access entry found for this role".to_owned());
         }
         Ok(bindings)
-    }
-
-    /// The role's current policies, re-read from IAM; `None` if the role is gone.
-    async fn role_state(&self, name: &str, arn: &str) -> Result<Option<RoleState>, AwsError> {
-        let (attached, inline_names) =
-            match futures::try_join!(self.iam.attached_policies(name), self.iam.inline_policy_names(name)) {
-                Ok(found) => found,
-                Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(None),
-                Err(e) => return Err(e),
-            };
-        let documents = try_join_all(inline_names.iter().map(|p| self.iam.inline_policy(name, p))).await?;
-        let inline = inline_names
-            .into_iter()
-            .zip(documents)
-            .map(|(name, document)| InlinePolicy { name, document })
-            .collect();
-        Ok(Some(RoleState {
-            name: name.to_owned(),
-            arn: arn.to_owned(),
-            attached,
-            inline,
-        }))
     }
 
     /// Publishes the report if it calls for it. Returns a transient publish failure, if any.
@@ -562,32 +645,52 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
         }
     }
 
-    /// Checks every node role found in `SCAN_REGIONS`: one notification per role that needed
-    /// action, then one summary.
+    /// Checks every node role found in `SCAN_REGIONS`, in every guarded account: one
+    /// notification per role that needed action, then one summary.
     async fn sweep(&self, mut report: Report) -> Handled {
-        let scan = match scan(&self.eks, &self.config.scan_regions, self.config.discovery_concurrency).await {
-            Ok(scan) => Arc::new(scan),
-            Err(e) => return self.stopped(report, Stop::from_aws("node-role discovery", e)).await,
+        let swept = match &self.members {
+            None => vec![self.sweep_account(&self.home, &report).await],
+            Some(members) => match members.guarded().await {
+                Ok(ids) => self.sweep_members(members, &ids, &report).await,
+                Err(e) => return self.stopped(report, Stop::from_enter(e)).await,
+            },
         };
-        self.index.store(Arc::clone(&scan)).await;
-        report.index = Some(IndexSource::Scanned);
-        report.warnings.extend(scan.skipped.iter().cloned());
-
-        // Each cluster's add-on answers once for the whole sweep, not once per role (whatever
-        // INDEX_TTL_SECONDS is): roles asking the same question wait for one call.
-        let addon_facts = AddonFacts::new(SWEEP_FACTS_TTL);
-        let limit = Semaphore::new(SWEEP_CONCURRENCY);
-        let roles = join_all(
-            scan.index
-                .role_arns()
-                .map(|arn| async { self.sweep_role(&scan, arn, &report, &limit, &addon_facts).await }),
-        )
-        .await;
+        let central = self.members.is_some();
         let mut transient = None;
-        for (role_report, role_transient) in roles {
-            transient = transient.or(role_transient);
-            report.roles.push(role_report);
+        for account in swept {
+            if let Some(stop) = account.stop {
+                if !central {
+                    return self.stopped(report, stop).await;
+                }
+                let reason = stop.reason();
+                error!(account = %account.account, reason = %reason, "account not swept");
+                report.accounts.push(AccountLine::failed(&account.account, reason));
+                if let Stop::Transient(context, source) = stop {
+                    transient = transient.or(Some((format!("account {}: {context}", account.account), source)));
+                }
+                continue;
+            }
+            if central {
+                report
+                    .accounts
+                    .push(AccountLine::checked(&account.account, &account.roles));
+                report.warnings.extend(
+                    account
+                        .warnings
+                        .into_iter()
+                        .map(|w| format!("account {}: {w}", account.account)),
+                );
+            } else {
+                report.warnings.extend(account.warnings);
+            }
+            report.security_hub = match (report.security_hub.take(), account.security_hub) {
+                (Some(all), Some(more)) => Some(all.merge(more)),
+                (all, more) => all.or(more),
+            };
+            transient = transient.or(account.transient);
+            report.roles.extend(account.roles);
         }
+        report.index = Some(IndexSource::Scanned);
         report.outcome = Outcome::SweepCompleted;
         match Box::pin(self.trails.trails()).await {
             Ok(Some(trails)) => report.blind = trail_health::blind_reason(&trails),
@@ -599,28 +702,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
         if let Some(blind) = &report.blind {
             error!(reason = %blind, "the guard is blind: no CloudTrail trail feeds its rules");
         }
-        if self.config.security_hub {
-            let scope = self.findings_scope();
-            let status = Box::pin(findings::sync_sweep(&self.findings, &report.roles, &scope)).await;
-            report.security_hub = Some(status);
-        }
-        let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
-        let unfinished: Vec<&str> = report
-            .roles
-            .iter()
-            .filter(|r| r.outcome == Outcome::Failed)
-            .filter_map(|r| r.role.as_ref().map(|role| role.name.as_str()))
-            .collect();
-        report.reason = Some(if unfinished.is_empty() {
-            format!("{} node role(s) checked, {needing} needed action", report.roles.len())
-        } else {
-            format!(
-                "{} node role(s) checked, {needing} needed action; not finished, retried with this \
-                 invocation: {}",
-                report.roles.len(),
-                unfinished.join(", ")
-            )
-        });
+        report.reason = Some(sweep_summary(&report));
         let publish = self.notify(&mut report).await;
         match transient.or(publish) {
             Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),
@@ -628,8 +710,70 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
         }
     }
 
+    /// Every guarded account, `ACCOUNT_CONCURRENCY` at a time; the home account with the
+    /// function's own credentials.
+    async fn sweep_members(
+        &self,
+        members: &Accounts<I, E, F, M>,
+        ids: &std::collections::BTreeSet<String>,
+        parent: &Report,
+    ) -> Vec<AccountSweep> {
+        let limit = Semaphore::new(members.central().account_concurrency);
+        join_all(ids.iter().map(|id| async {
+            let _permit = limit.acquire().await.ok();
+            if *id == self.home.id {
+                return self.sweep_account(&self.home, parent).await;
+            }
+            match members.enter(id).await {
+                Ok(acct) => self.sweep_account(&acct, parent).await,
+                Err(e) => AccountSweep::stopped(id, Stop::from_enter(e)),
+            }
+        }))
+        .await
+    }
+
+    /// Every node role of one account: discovery, each role, then its findings.
+    async fn sweep_account(&self, acct: &Guarded<I, E, F>, parent: &Report) -> AccountSweep {
+        let scan = match scan(&acct.eks, &self.config.scan_regions, self.config.discovery_concurrency).await {
+            Ok(scan) => Arc::new(scan),
+            Err(e) => return AccountSweep::stopped(&acct.id, Stop::from_aws("node-role discovery", e)),
+        };
+        acct.index.store(Arc::clone(&scan)).await;
+        let mut parent = parent.clone();
+        parent.account = Some(acct.id.clone());
+
+        // Each cluster's add-on answers once for the whole sweep, not once per role (whatever
+        // INDEX_TTL_SECONDS is): roles asking the same question wait for one call.
+        let addon_facts = AddonFacts::new(SWEEP_FACTS_TTL);
+        let limit = Semaphore::new(SWEEP_CONCURRENCY);
+        let checked = join_all(
+            scan.index
+                .role_arns()
+                .map(|arn| async { self.sweep_role(acct, &scan, arn, &parent, &limit, &addon_facts).await }),
+        )
+        .await;
+        let mut swept = AccountSweep {
+            account: acct.id.clone(),
+            roles: Vec::new(),
+            warnings: scan.skipped.clone(),
+            security_hub: None,
+            transient: None,
+            stop: None,
+        };
+        for (role_report, role_transient) in checked {
+            swept.transient = swept.transient.or(role_transient);
+            swept.roles.push(role_report);
+        }
+        if self.config.security_hub {
+            let scope = self.findings_scope(acct);
+            swept.security_hub = Some(Box::pin(findings::sync_sweep(&acct.findings, &swept.roles, &scope)).await);
+        }
+        swept
+    }
+
     async fn sweep_role(
         &self,
+        acct: &Guarded<I, E, F>,
         scan: &Scan,
         arn: &str,
         parent: &Report,
@@ -645,7 +789,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
             );
         };
         let known = Some((arn, scan.index.bindings(arn)));
-        let stop = self.check_role(&mut report, name, None, known, addon_facts).await;
+        let stop = self.check_role(acct, &mut report, name, None, known, addon_facts).await;
         let mut report = match stop {
             Ok(()) => report,
             Err(Stop::Outcome(outcome, reason)) => report.finish(outcome, reason),
@@ -659,6 +803,43 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails> Remediator<I, E, N, F,
     }
 }
 
+/// The sweep's one-line summary: what was checked, what needed action, what is left for the retry.
+fn sweep_summary(report: &Report) -> String {
+    let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
+    let mut summary = format!("{} node role(s) checked, {needing} needed action", report.roles.len());
+    if !report.accounts.is_empty() {
+        let failed: Vec<&str> = report
+            .accounts
+            .iter()
+            .filter(|a| a.reason.is_some())
+            .map(|a| a.account.as_str())
+            .collect();
+        summary = format!("{} account(s) swept, {summary}", report.accounts.len() - failed.len());
+        if !failed.is_empty() {
+            summary.push_str(&format!("; account(s) not swept: {}", failed.join(", ")));
+        }
+    }
+    let unfinished: Vec<String> = report
+        .roles
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .filter_map(|r| {
+            let name = &r.role.as_ref()?.name;
+            Some(match (&r.account, report.accounts.is_empty()) {
+                (Some(account), false) => format!("{account}/{name}"),
+                _ => name.clone(),
+            })
+        })
+        .collect();
+    if !unfinished.is_empty() {
+        summary.push_str(&format!(
+            "; not finished, retried with this invocation: {}",
+            unfinished.join(", ")
+        ));
+    }
+    summary
+}
+
 impl Stop {
     /// Transient errors become handler errors; permanent ones a `failed` outcome.
     fn from_aws(context: &str, e: AwsError) -> Stop {
@@ -668,6 +849,43 @@ impl Stop {
             Stop::Outcome(Outcome::Failed, format!("{context}: {e}"))
         }
     }
+
+    /// An account outside the guarded set is ignored; one that cannot be entered failed.
+    fn from_enter(e: EnterError) -> Stop {
+        match e {
+            EnterError::NotGuarded { .. } => Stop::Outcome(Outcome::Ignored, e.to_string()),
+            EnterError::Aws { context, source } => Stop::from_aws(&context, source),
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            Stop::Outcome(_, reason) => reason.clone(),
+            Stop::Transient(context, source) => format!("{context}: {source}"),
+        }
+    }
+}
+
+/// The role's current policies, re-read from IAM; `None` if the role is gone.
+async fn role_state(iam: &impl Iam, name: &str, arn: &str) -> Result<Option<RoleState>, AwsError> {
+    let (attached, inline_names) = match futures::try_join!(iam.attached_policies(name), iam.inline_policy_names(name))
+    {
+        Ok(found) => found,
+        Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let documents = try_join_all(inline_names.iter().map(|p| iam.inline_policy(name, p))).await?;
+    let inline = inline_names
+        .into_iter()
+        .zip(documents)
+        .map(|(name, document)| InlinePolicy { name, document })
+        .collect();
+    Ok(Some(RoleState {
+        name: name.to_owned(),
+        arn: arn.to_owned(),
+        attached,
+        inline,
+    }))
 }
 
 fn transient_action(report: &Report) -> Option<(String, AwsError)> {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fakes::*;
-use crate::ports::{AddonCredentials, ErrorKind};
+use crate::ports::{AddonCredentials, ErrorKind, Notification};
 
 const ADMIN: &str = "AdministratorAccess";
 const NODE: &[&str] = &[
@@ -101,9 +101,9 @@ async fn self_managed_nodes_registered_as_access_entries_are_node_roles() {
         serde_json::to_value(&node.nodegroups).expect("json"),
         json!([{"kind": "access_entry", "region": "eu-west-1", "cluster": "prod", "entry_type": "EC2_LINUX"}])
     );
-    assert!(!has(&guard.iam.attached("karpenter-node"), ADMIN));
+    assert!(!has(&guard.home.iam.attached("karpenter-node"), ADMIN));
     assert_eq!(admin.outcome, Outcome::NotNodeRole);
-    assert!(has(&guard.iam.attached("admins"), ADMIN));
+    assert!(has(&guard.home.iam.attached("admins"), ADMIN));
 }
 
 #[tokio::test]
@@ -157,7 +157,7 @@ async fn cni_policy_stays_while_any_served_cluster_needs_it() {
             .collect();
         let guard = guard(iam, clusters, &[("CNI_POLICY", mode)]);
         let report = guard.handle(&attach("node")).await.expect("report");
-        let attached = guard.iam.attached("node");
+        let attached = guard.home.iam.attached("node");
         assert_eq!(
             has(&attached, "AmazonEKS_CNI_Policy"),
             kept,
@@ -208,7 +208,7 @@ async fn add_on_policies_stay_only_while_the_add_on_runs_on_the_node_role() {
             // When an attach event arrives in enforce mode
             let report = guard.handle(&attach("node")).await.expect("report");
             // Then the policy stays exactly while the add-on still runs on the node role
-            let attached = guard.iam.attached("node");
+            let attached = guard.home.iam.attached("node");
             for policy in addon.policies.iter().map(|p| crate::iam_arn::policy_name_from_arn(p)) {
                 assert_eq!(
                     has(&attached, policy),
@@ -288,7 +288,7 @@ async fn addon_policies_deny_and_the_allowlist_decide_without_asking_eks() {
         let guard = guard(iam, vec![cluster], &vars);
         let report = guard.handle(&attach("node")).await.expect("report");
         assert_eq!(
-            has(&guard.iam.attached("node"), "AmazonEBSCSIDriverPolicy"),
+            has(&guard.home.iam.attached("node"), "AmazonEBSCSIDriverPolicy"),
             stays,
             "{vars:?}: {report:?}"
         );
@@ -378,7 +378,7 @@ async fn a_finding_refused_for_a_transient_reason_is_sent_again() {
 
     let status = report.security_hub.expect("status");
     assert_eq!((status.open, status.failed.len()), (1, 0), "{status:?}");
-    assert!(guard.findings.imported.lock().expect("lock").contains_key(&id));
+    assert!(guard.home.findings.imported.lock().expect("lock").contains_key(&id));
     assert_eq!(report.api_calls.get("securityhub:BatchImportFindings"), Some(&2));
 }
 
@@ -451,7 +451,7 @@ async fn an_allowlist_without_worker_or_ecr_policies_never_strips_the_last_one()
         ],
     );
     let report = guard.handle(&attach("node")).await.expect("report");
-    let attached = guard.iam.attached("node");
+    let attached = guard.home.iam.attached("node");
     assert!(!has(&attached, ADMIN));
     assert!(has(&attached, "AmazonEKSWorkerNodePolicy"));
     assert!(has(&attached, "AmazonEC2ContainerRegistryReadOnly"));
@@ -511,8 +511,8 @@ async fn create_nodegroup_updates_a_warm_index() {
     let guard = guard(iam, clusters, &[]);
     // warm the index before "new" is known to it
     guard.handle(&attach("old")).await.expect("report");
-    guard.index.invalidate().await;
-    guard.index.store(Arc::new(Scan::default())).await;
+    guard.home.index.invalidate().await;
+    guard.home.index.store(Arc::new(Scan::default())).await;
 
     let mut event = envelope(
         json!({"name": "c", "nodegroupName": "gpu", "nodeRole": role_arn("new")}),
@@ -525,6 +525,7 @@ async fn create_nodegroup_updates_a_warm_index() {
 
     // a later event for that role finds it in the index without scanning
     guard
+        .home
         .iam
         .roles
         .lock()
@@ -573,7 +574,7 @@ async fn sweep_checks_every_node_role_and_notifies_per_role_plus_a_summary() {
     assert_eq!(outcomes["a"], Outcome::Remediated);
     assert_eq!(outcomes["b"], Outcome::Compliant);
     assert_eq!(outcomes["c"], Outcome::Remediated);
-    assert!(guard.iam.inline_names("c").is_empty());
+    assert!(guard.home.iam.inline_names("c").is_empty());
     // each cluster's CNI answer is asked once per sweep, not once per role
     assert_eq!(
         report.api_calls.get("eks:DescribeAddon"),
@@ -582,7 +583,7 @@ async fn sweep_checks_every_node_role_and_notifies_per_role_plus_a_summary() {
         report.api_calls
     );
     assert!(
-        has(&guard.iam.attached("unrelated"), ADMIN),
+        has(&guard.home.iam.attached("unrelated"), ADMIN),
         "roles outside EKS are not swept"
     );
     let published = guard.notifier.published.lock().expect("lock");
@@ -631,7 +632,7 @@ async fn a_denied_action_is_reported_while_the_others_go_ahead() {
         .expect("a permanent failure is a report, not an error");
 
     assert_eq!(report.outcome, Outcome::PartiallyRemediated);
-    let attached = guard.iam.attached("node");
+    let attached = guard.home.iam.attached("node");
     assert!(has(&attached, ADMIN) && !has(&attached, "AmazonS3FullAccess"));
     let published = guard.notifier.published.lock().expect("lock");
     assert!(
@@ -674,7 +675,10 @@ async fn transient_failures_return_an_error_after_logging_and_notifying() {
         .await
         .expect_err("publish can be retried");
     assert!(err.to_string().contains("publishing the notification"), "{err}");
-    assert!(!has(&guard2.iam.attached("node"), ADMIN), "the fix itself went ahead");
+    assert!(
+        !has(&guard2.home.iam.attached("node"), ADMIN),
+        "the fix itself went ahead"
+    );
 
     // a denied GetRole is a `failed` report, notified, and not retried
     let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
@@ -713,8 +717,8 @@ async fn a_sweep_that_could_not_finish_a_role_names_it_and_asks_for_a_retry() {
     // Then the invocation is retried by Lambda, the role it could finish was remediated, and the
     // summary names the one it could not
     assert_eq!(err.error_type(), "TransientAwsError");
-    assert!(!has(&guard.iam.attached("a"), ADMIN));
-    assert!(has(&guard.iam.attached("b"), ADMIN));
+    assert!(!has(&guard.home.iam.attached("a"), ADMIN));
+    assert!(has(&guard.home.iam.attached("b"), ADMIN));
     let summary = guard
         .notifier
         .published
@@ -730,10 +734,10 @@ async fn a_sweep_that_could_not_finish_a_role_names_it_and_asks_for_a_retry() {
     );
 
     // When the retry comes and IAM answers again, the sweep completes
-    guard.iam.failures.lock().expect("lock").clear();
+    guard.home.iam.failures.lock().expect("lock").clear();
     let report = guard.handle(&sweep_event()).await.expect("report");
     assert_eq!(report.outcome, Outcome::SweepCompleted);
-    assert!(!has(&guard.iam.attached("b"), ADMIN));
+    assert!(!has(&guard.home.iam.attached("b"), ADMIN));
 }
 
 #[tokio::test]
@@ -760,13 +764,13 @@ async fn an_inline_policy_is_deleted_only_after_its_backup_is_published() {
     // When the event is handled, the policy stays: its backup could not reach the topic
     let err = guard.handle(&attach("node")).await.expect_err("a retry could help");
     assert_eq!(err.error_type(), "TransientAwsError");
-    assert_eq!(guard.iam.inline_names("node"), vec!["debug".to_owned()]);
+    assert_eq!(guard.home.iam.inline_names("node"), vec!["debug".to_owned()]);
 
     // When the topic works again and Lambda retries, the backup goes out first, then the delete
     *guard.notifier.failure.lock().expect("lock") = None;
     let report = guard.handle(&attach("node")).await.expect("report");
     assert_eq!(report.outcome, Outcome::Remediated);
-    assert!(guard.iam.inline_names("node").is_empty());
+    assert!(guard.home.iam.inline_names("node").is_empty());
     let published = guard.notifier.published.lock().expect("lock");
     let subjects: Vec<&str> = published.iter().map(|n| n.subject.as_str()).collect();
     assert_eq!(
@@ -806,7 +810,7 @@ async fn the_functions_own_role_and_exempt_roles_are_never_touched() {
     }
     let sweep = guard.handle(&sweep_event()).await.expect("report");
     assert!(sweep.roles.iter().all(|r| r.outcome == Outcome::Exempt));
-    assert!(guard.iam.writes.lock().expect("lock").is_empty());
+    assert!(guard.home.iam.writes.lock().expect("lock").is_empty());
 }
 
 #[tokio::test]
@@ -824,7 +828,7 @@ async fn tags_do_not_exempt_and_foreign_accounts_are_ignored() {
     let report = guard.handle(&event).await.expect("report");
     assert_eq!(report.outcome, Outcome::Ignored);
     assert!(report.api_calls.is_empty());
-    assert!(guard.iam.writes.lock().expect("lock").is_empty());
+    assert!(guard.home.iam.writes.lock().expect("lock").is_empty());
 }
 
 /// Arbitrary JSON, and valid events with one field replaced by arbitrary JSON.
@@ -886,6 +890,208 @@ proptest! {
             }
             Err(e) => prop_assert_eq!(e.error_type(), "InvalidEvent"),
         }
-        prop_assert!(guard.iam.writes.lock().expect("lock").is_empty());
+        prop_assert!(guard.home.iam.writes.lock().expect("lock").is_empty());
     }
+}
+
+// ---- organization mode -------------------------------------------------------------------
+
+const MEMBER_A: &str = "111111111111";
+const MEMBER_B: &str = "222222222222";
+const MEMBER_C: &str = "333333333333";
+
+type Central = Remediator<FakeIam, FakeEks, FakeNotifier, NoFindings, NoTrails, FakeMembers>;
+
+/// A node role "node" with administrator access, in one node group.
+fn account_with_admin_node() -> (FakeIam, FakeEks) {
+    let iam = with_node(FakeIam::default(), "node", &[ADMIN]);
+    let eks = FakeEks {
+        clusters: vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")],
+    };
+    (iam, eks)
+}
+
+fn central(accounts: &str, members: FakeMembers) -> (Central, FakeIam) {
+    let (home_iam, home_eks) = account_with_admin_node();
+    let remediator = Remediator::new(
+        config(&[("MEMBER_ROLE_NAME", "sec/guard-member"), ("ACCOUNTS", accounts)]),
+        identity(),
+        home_iam.clone(),
+        home_eks,
+        FakeNotifier::default(),
+    )
+    .with_members(members);
+    (remediator, home_iam)
+}
+
+fn from_account(mut event: Value, account: &str) -> Value {
+    event["account"] = json!(account);
+    event
+}
+
+#[tokio::test]
+async fn an_event_from_a_member_is_handled_in_that_member_only() {
+    // Given a central guard over A and B, each with the same over-privileged node role
+    let (a, b) = (account_with_admin_node(), account_with_admin_node());
+    let (a_iam, b_iam) = (a.0.clone(), b.0.clone());
+    let members = FakeMembers {
+        accounts: HashMap::from([(MEMBER_A.to_owned(), Ok(a)), (MEMBER_B.to_owned(), Ok(b))]),
+        ..FakeMembers::default()
+    };
+    let connects = Arc::clone(&members.connects);
+    let (guard, home_iam) = central(&format!("{MEMBER_A},{MEMBER_B}"), members);
+
+    // When A attaches a policy, twice (a warm function)
+    let report = guard
+        .handle(&from_account(attach("node"), MEMBER_A))
+        .await
+        .expect("handled");
+    guard
+        .handle(&from_account(attach("node"), MEMBER_A))
+        .await
+        .expect("handled");
+
+    // Then A's role is fixed with A's credentials, named in the report and the notification,
+    // and nothing changed in B or in the central account; one AssumeRole served both events
+    assert_eq!(report.outcome, Outcome::Remediated);
+    assert_eq!(report.account.as_deref(), Some(MEMBER_A));
+    assert!(!has(&a_iam.attached("node"), ADMIN));
+    assert!(has(&b_iam.attached("node"), ADMIN));
+    assert!(has(&home_iam.attached("node"), ADMIN));
+    assert_eq!(*connects.lock().expect("lock"), vec![MEMBER_A.to_owned()]);
+    let published = guard.notifier.published.lock().expect("lock");
+    let note = published
+        .iter()
+        .find(|n| n.subject.contains("remediated"))
+        .expect("notified");
+    assert!(note.attributes.contains(&("account".to_owned(), MEMBER_A.to_owned())));
+    assert!(note.message.contains(&format!("in account {MEMBER_A}")));
+}
+
+#[tokio::test]
+async fn an_event_from_an_unguarded_account_is_ignored_without_assuming_anything() {
+    let members = FakeMembers {
+        accounts: HashMap::from([(MEMBER_A.to_owned(), Ok(account_with_admin_node()))]),
+        ..FakeMembers::default()
+    };
+    let connects = Arc::clone(&members.connects);
+    let (guard, home_iam) = central(MEMBER_A, members);
+
+    let report = guard
+        .handle(&from_account(attach("node"), MEMBER_C))
+        .await
+        .expect("handled");
+    assert_eq!(report.outcome, Outcome::Ignored);
+    assert!(
+        report.reason.as_deref().unwrap_or_default().contains(MEMBER_C),
+        "{report:?}"
+    );
+    // and the central account itself is only guarded when listed
+    let report = guard.handle(&attach("node")).await.expect("handled");
+    assert_eq!(report.outcome, Outcome::Ignored);
+    assert!(has(&home_iam.attached("node"), ADMIN));
+    assert!(connects.lock().expect("lock").is_empty());
+    assert!(guard.notifier.published.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn the_member_role_is_never_acted_on() {
+    // Given the member role itself looks like an over-privileged node role
+    let iam = with_node(FakeIam::default(), "guard-member", &[ADMIN]);
+    let eks = FakeEks {
+        clusters: vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "guard-member")],
+    };
+    let members = FakeMembers {
+        accounts: HashMap::from([(MEMBER_A.to_owned(), Ok((iam.clone(), eks)))]),
+        ..FakeMembers::default()
+    };
+    let (guard, _) = central(MEMBER_A, members);
+    let report = guard
+        .handle(&from_account(attach("guard-member"), MEMBER_A))
+        .await
+        .expect("handled");
+    assert_eq!(report.outcome, Outcome::Exempt);
+    assert!(has(&iam.attached("guard-member"), ADMIN));
+}
+
+#[tokio::test]
+async fn a_sweep_covers_every_account_and_reports_the_ones_it_cannot_enter() {
+    // Given the central account and A guarded and fine to enter, B's role denying AssumeRole and
+    // C's AssumeRole throttled beyond the SDK's retries
+    let a = account_with_admin_node();
+    let a_iam = a.0.clone();
+    let members = FakeMembers {
+        accounts: HashMap::from([
+            (MEMBER_A.to_owned(), Ok(a)),
+            (
+                MEMBER_B.to_owned(),
+                Err(error("sts:AssumeRole", ErrorKind::Denied, "AccessDenied")),
+            ),
+            (
+                MEMBER_C.to_owned(),
+                Err(error("sts:AssumeRole", ErrorKind::Transient, "Throttling")),
+            ),
+        ]),
+        organization: vec![
+            "123456789012".to_owned(),
+            MEMBER_A.to_owned(),
+            MEMBER_B.to_owned(),
+            MEMBER_C.to_owned(),
+        ],
+        ..FakeMembers::default()
+    };
+    let connects = Arc::clone(&members.connects);
+    let (guard, home_iam) = central("organization", members);
+
+    // When the schedule sweeps
+    let err = guard.handle(&sweep_event()).await.expect_err("C is worth a retry");
+
+    // Then the central account and A were remediated, B and C are named with their reasons in
+    // one summary, each member was tried once, and Lambda retries the sweep for C
+    assert_eq!(err.error_type(), "TransientAwsError");
+    assert!(!has(&home_iam.attached("node"), ADMIN));
+    assert!(!has(&a_iam.attached("node"), ADMIN));
+    let mut tried = connects.lock().expect("lock").clone();
+    tried.sort();
+    assert_eq!(tried, vec![MEMBER_A, MEMBER_B, MEMBER_C]);
+    let published = guard.notifier.published.lock().expect("lock");
+    let summaries: Vec<&Notification> = published
+        .iter()
+        .filter(|n| n.subject.contains("sweep completed"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "one summary for the organization");
+    let summary = summaries[0];
+    assert!(
+        summary.subject.contains("4 account(s) (2 NOT SWEPT)"),
+        "{}",
+        summary.subject
+    );
+    let body: Value = serde_json::from_str(&summary.message).expect("json");
+    let report: Value = serde_json::from_str(body["sqs"].as_str().unwrap_or_default()).expect("report json");
+    let text = body["default"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!(
+            "{MEMBER_B}: NOT SWEPT: assuming arn:aws:iam::{MEMBER_B}:role/sec/guard-member"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("AccessDenied"), "{text}");
+    assert!(
+        text.contains(&format!("{MEMBER_A}: 1 node role(s), 1 needed action")),
+        "{text}"
+    );
+    let accounts = report["accounts"].as_array().expect("account lines");
+    assert_eq!(accounts.len(), 4);
+    let failed: Vec<&str> = accounts
+        .iter()
+        .filter(|a| a["reason"].is_string())
+        .filter_map(|a| a["account"].as_str())
+        .collect();
+    assert_eq!(failed, vec![MEMBER_B, MEMBER_C]);
+    // one notification per role that needed action, each naming its account
+    let role_notes: Vec<&Notification> = published
+        .iter()
+        .filter(|n| n.subject.contains(": remediated:"))
+        .collect();
+    assert_eq!(role_notes.len(), 2);
 }

@@ -8,6 +8,7 @@
 //! together over the [`ports`] within the invocation's [`deadline`]; [`aws`] implements the ports
 //! with the SDK.
 
+pub mod accounts;
 pub mod addons;
 pub mod aws;
 pub mod config;
@@ -31,6 +32,6 @@ pub mod trail_health;
 pub mod trigger;
 pub mod usage;
 
-pub use config::{Config, ConfigError, Mode};
+pub use config::{AccountSet, Central, Config, ConfigError, Mode};
 pub use handler::{HandlerError, Identity, Remediator};
 pub use report::{Outcome, Report};

@@ -148,8 +148,14 @@ pub fn subject(report: &Report) -> String {
         ),
         None => {
             let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
+            let failed = report.accounts.iter().filter(|a| a.reason.is_some()).count();
+            let accounts = match (report.accounts.len(), failed) {
+                (0, _) => String::new(),
+                (n, 0) => format!("{n} account(s), "),
+                (n, failed) => format!("{n} account(s) ({failed} NOT SWEPT), "),
+            };
             format!(
-                "eks-node-role-guard: {what}: {} node role(s), {needing} needed action",
+                "eks-node-role-guard: {what}: {accounts}{} node role(s), {needing} needed action",
                 report.roles.len()
             )
         }
@@ -197,6 +203,20 @@ pub fn text(report: &Report) -> String {
         let _ = writeln!(out, "{reason}");
     }
     out.push('\n');
+    if !report.accounts.is_empty() {
+        out.push_str("Accounts:\n");
+        for line in &report.accounts {
+            let _ = match &line.reason {
+                None => writeln!(
+                    out,
+                    "  - {}: {} node role(s), {} needed action",
+                    line.account, line.roles, line.needed_action
+                ),
+                Some(reason) => writeln!(out, "  - {}: NOT SWEPT: {reason}", line.account),
+            };
+        }
+        out.push('\n');
+    }
     if let Some(role) = role {
         let _ = writeln!(out, "Role:    {}", role.arn.as_deref().unwrap_or(&role.name));
     }

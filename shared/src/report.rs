@@ -181,9 +181,46 @@ pub struct Report {
     /// Security Hub findings imported by this invocation (`SECURITY_HUB=on`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<FindingsStatus>,
+    /// Organization-mode sweep only: one line per guarded account.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountLine>,
     /// Sweep only: one report per node role checked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Report>,
+}
+
+/// One guarded account in an organization-mode sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountLine {
+    pub account: String,
+    /// Node roles checked in the account.
+    pub roles: usize,
+    /// Of which needed action (or could not be checked).
+    pub needed_action: usize,
+    /// Why the account could not be swept (its role is missing or denies AssumeRole, discovery
+    /// failed, ...); `None` when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl AccountLine {
+    pub fn checked(account: &str, roles: &[Report]) -> Self {
+        AccountLine {
+            account: account.to_owned(),
+            roles: roles.len(),
+            needed_action: roles.iter().filter(|r| r.outcome.notifies()).count(),
+            reason: None,
+        }
+    }
+
+    pub fn failed(account: &str, reason: String) -> Self {
+        AccountLine {
+            account: account.to_owned(),
+            roles: 0,
+            needed_action: 0,
+            reason: Some(reason),
+        }
+    }
 }
 
 impl Report {
@@ -211,6 +248,7 @@ impl Report {
             notification: None,
             blind: None,
             security_hub: None,
+            accounts: Vec::new(),
             roles: Vec::new(),
         }
     }

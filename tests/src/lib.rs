@@ -130,6 +130,16 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// An account id unique in this test process run (for member accounts of the emulator).
+pub fn unique_account() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{:06}{:06}",
+        std::process::id() % 1_000_000,
+        N.fetch_add(1, Ordering::Relaxed) + 1
+    )
+}
+
 pub fn aws_managed(name: &str) -> String {
     format!("arn:aws:iam::aws:policy/{name}")
 }
@@ -145,6 +155,39 @@ pub struct Account {
 impl Account {
     pub async fn new(moto: &Moto) -> Account {
         let sdk = moto.sdk().await;
+        Account {
+            iam: aws_sdk_iam::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sdk,
+        }
+    }
+
+    /// Another account of the same emulator. moto maps the credentials `AssumeRole` returns for
+    /// a role in `account_id` onto that account's backends (the role need not exist).
+    pub async fn in_account(moto: &Moto, account_id: &str) -> Account {
+        let central = moto.sdk().await;
+        let credentials = aws_sdk_sts::Client::new(&central)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account_id}:role/test-seeder"))
+            .role_session_name("seed")
+            .send()
+            .await
+            .expect("AssumeRole into the member account")
+            .credentials
+            .expect("credentials");
+        let sdk = noderole::aws::sdk_config_loader()
+            .endpoint_url(&moto.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(
+                credentials.access_key_id,
+                credentials.secret_access_key,
+                Some(credentials.session_token),
+                None,
+                "member",
+            ))
+            .load()
+            .await;
         Account {
             iam: aws_sdk_iam::Client::new(&sdk),
             sns: aws_sdk_sns::Client::new(&sdk),

@@ -3,6 +3,8 @@
 mod cloudtrail;
 mod eks;
 mod iam;
+mod members;
+mod organizations;
 mod securityhub;
 mod sns;
 mod sts;
@@ -29,6 +31,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use cloudtrail::CloudTrail;
 pub use eks::EksClients;
 pub use iam::IamClient;
+pub use members::OrgMembers;
+pub use organizations::Organization;
 pub use securityhub::SecurityHub;
 pub use sns::SnsTopic;
 pub use sts::caller_identity;
@@ -38,7 +42,7 @@ use crate::handler::Remediator;
 use crate::ports::{AwsError, ErrorKind};
 
 /// The remediator wired to real AWS clients.
-pub type AwsRemediator = Remediator<IamClient, EksClients, SnsTopic, SecurityHub, CloudTrail>;
+pub type AwsRemediator = Remediator<IamClient, EksClients, SnsTopic, SecurityHub, CloudTrail, OrgMembers>;
 
 /// Attempts per read, counting the first: throttling, 5xx and timeouts are retried with
 /// exponential backoff and full jitter. Eight, because with half of all requests throttled a
@@ -103,14 +107,17 @@ pub fn sdk_config_loader() -> ConfigLoader {
         )
 }
 
-/// Builds the remediator from `sdk`, asking STS once who the function is.
+/// Builds the remediator from `sdk`, asking STS once who the function is. With
+/// `MEMBER_ROLE_NAME` it also guards the member accounts (organization mode).
 pub async fn remediator(sdk: &SdkConfig, config: Config) -> Result<AwsRemediator, AwsError> {
     let identity = caller_identity(sdk).await?;
     let iam = IamClient::new(sdk);
     let eks = EksClients::new(sdk, &config.scan_regions);
     let sns = SnsTopic::new(sdk, &config.sns_topic_arn);
+    let config_regions = config.scan_regions.clone();
     Ok(Remediator::new(config, identity, iam, eks, sns)
         .with_findings(SecurityHub::new(sdk))
+        .with_members(OrgMembers::new(sdk, &config_regions))
         .with_trails(CloudTrail::new(sdk)))
 }
 

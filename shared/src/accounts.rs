@@ -1,0 +1,356 @@
+//! The accounts the guard acts in. A per-account deployment has one: its own. A central
+//! deployment (`MEMBER_ROLE_NAME`, see [`crate::config::Central`]) also guards the member
+//! accounts of its organization, each through a role it assumes there.
+//!
+//! [`Guarded`] is one account as the core sees it: IAM, EKS and Security Hub acting in that
+//! account, the role those act as (never modified), and the node-role index and add-on facts
+//! of that account. [`Members`] is the port that lists the organization's accounts and connects
+//! to one; [`Accounts`] keeps a connection per member across warm invocations and renews it
+//! before its credentials expire.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::addons::AddonFacts;
+use crate::config::{AccountSet, Central};
+use crate::discovery::IndexCache;
+use crate::ports::{AwsError, AwsResult, ErrorKind};
+
+/// A connection is renewed when its credentials have less than this left: Lambda's longest
+/// timeout, so an invocation that starts with them finishes before they expire.
+pub const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(15 * 60);
+
+/// One account the guard acts in.
+pub struct Guarded<I, E, F> {
+    pub id: String,
+    pub iam: I,
+    pub eks: E,
+    pub findings: F,
+    /// The role these clients act as: the function's own role at home, the member role in a
+    /// member account. Never modified.
+    pub own_role: Option<String>,
+    pub index: IndexCache,
+    /// How each cluster's add-ons get credentials, reused across warm invocations.
+    pub addon_facts: AddonFacts,
+    /// When the credentials must be renewed; `None` for the function's own.
+    renew_at: Option<SystemTime>,
+}
+
+impl<I, E, F> Guarded<I, E, F> {
+    /// The function's own account, with its own credentials.
+    pub fn home(id: &str, own_role: Option<String>, iam: I, eks: E, findings: F, ttl: Duration) -> Self {
+        Guarded {
+            id: id.to_owned(),
+            iam,
+            eks,
+            findings,
+            own_role,
+            index: IndexCache::new(ttl),
+            addon_facts: AddonFacts::new(ttl),
+            renew_at: None,
+        }
+    }
+
+    /// The same account with its optional Security Hub port replaced (construction only).
+    pub(crate) fn with_findings<G>(self, findings: G) -> Guarded<I, E, G> {
+        Guarded {
+            id: self.id,
+            iam: self.iam,
+            eks: self.eks,
+            findings,
+            own_role: self.own_role,
+            index: self.index,
+            addon_facts: self.addon_facts,
+            renew_at: self.renew_at,
+        }
+    }
+
+    fn fresh(&self, now: SystemTime) -> bool {
+        self.renew_at.is_none_or(|at| now < at)
+    }
+}
+
+/// Clients acting in a member account, and when their credentials expire.
+pub struct Connection<I, E, F> {
+    pub iam: I,
+    pub eks: E,
+    pub findings: F,
+    pub expires: SystemTime,
+}
+
+/// Reaching member accounts: the organization's account list, and credentials in one account.
+pub trait Members<I, E, F>: Send + Sync {
+    /// Ids of the organization's ACTIVE accounts, all pages.
+    fn organization_accounts(&self) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    /// Clients acting in `account` as `role_arn` (`sts:AssumeRole`).
+    fn connect(&self, account: &str, role_arn: &str) -> impl Future<Output = AwsResult<Connection<I, E, F>>> + Send;
+}
+
+/// For per-account deployments: there are no members.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMembers;
+
+impl<I, E, F> Members<I, E, F> for NoMembers {
+    async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn connect(&self, account: &str, _role_arn: &str) -> AwsResult<Connection<I, E, F>> {
+        Err(AwsError {
+            operation: "sts:AssumeRole",
+            kind: ErrorKind::Rejected,
+            code: None,
+            message: format!("account {account} is not guarded by this deployment"),
+        })
+    }
+}
+
+/// Why an account could not be entered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EnterError {
+    /// Not among the guarded accounts: nothing to do there.
+    #[error("account {account} is not among the accounts this deployment guards (ACCOUNTS={set})")]
+    NotGuarded { account: String, set: String },
+    /// The account list or the member's credentials could not be had.
+    #[error("{context}: {source}")]
+    Aws {
+        context: String,
+        #[source]
+        source: AwsError,
+    },
+}
+
+/// The member accounts of a central deployment, with one connection per account.
+pub struct Accounts<I, E, F, M> {
+    members: M,
+    central: Central,
+    partition: String,
+    home: String,
+    ttl: Duration,
+    listed: Mutex<Option<(Instant, Arc<BTreeSet<String>>)>>,
+    /// One slot per account, so connecting to one does not wait for another.
+    connected: Mutex<HashMap<String, Slot<I, E, F>>>,
+}
+
+/// One member's connection, filled on first use; held while connecting.
+type Slot<I, E, F> = Arc<tokio::sync::Mutex<Option<Arc<Guarded<I, E, F>>>>>;
+
+impl<I, E, F, M: Members<I, E, F>> Accounts<I, E, F, M> {
+    /// `home` is the function's own account; `ttl` bounds how long the account list and each
+    /// member's index are reused (`INDEX_TTL_SECONDS`).
+    pub fn new(members: M, central: Central, partition: &str, home: &str, ttl: Duration) -> Self {
+        Accounts {
+            members,
+            central,
+            partition: partition.to_owned(),
+            home: home.to_owned(),
+            ttl,
+            listed: Mutex::new(None),
+            connected: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn central(&self) -> &Central {
+        &self.central
+    }
+
+    /// The guarded accounts, sorted: `ACCOUNTS`, or the organization's active accounts (asked
+    /// again after the index TTL).
+    pub async fn guarded(&self) -> Result<Arc<BTreeSet<String>>, EnterError> {
+        if let AccountSet::Listed(ids) = &self.central.accounts {
+            return Ok(Arc::new(ids.clone()));
+        }
+        if let Ok(listed) = self.listed.lock()
+            && let Some((at, ids)) = listed.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(Arc::clone(ids));
+        }
+        let ids: Arc<BTreeSet<String>> = Arc::new(
+            self.members
+                .organization_accounts()
+                .await
+                .map_err(|source| EnterError::Aws {
+                    context: "listing the organization's accounts".to_owned(),
+                    source,
+                })?
+                .into_iter()
+                .collect(),
+        );
+        if let Ok(mut listed) = self.listed.lock() {
+            *listed = Some((Instant::now(), Arc::clone(&ids)));
+        }
+        Ok(ids)
+    }
+
+    /// Whether `account` is guarded, as an error that says why not.
+    pub async fn check_guarded(&self, account: &str) -> Result<(), EnterError> {
+        if self.guarded().await?.contains(account) {
+            Ok(())
+        } else {
+            Err(EnterError::NotGuarded {
+                account: account.to_owned(),
+                set: self.central.accounts.to_string(),
+            })
+        }
+    }
+
+    /// A member account (not the home account), connected or renewed as needed.
+    pub async fn enter(&self, account: &str) -> Result<Arc<Guarded<I, E, F>>, EnterError> {
+        debug_assert_ne!(
+            account, self.home,
+            "the home account uses the function's own credentials"
+        );
+        let slot = match self.connected.lock() {
+            Ok(mut connected) => Arc::clone(connected.entry(account.to_owned()).or_default()),
+            // a poisoned lock only costs the cache
+            Err(_) => Arc::default(),
+        };
+        let mut slot = slot.lock().await;
+        if let Some(guarded) = slot.as_ref().filter(|g| g.fresh(SystemTime::now())) {
+            return Ok(Arc::clone(guarded));
+        }
+        let role_arn = self.central.member_role_arn(&self.partition, account);
+        let connection = self
+            .members
+            .connect(account, &role_arn)
+            .await
+            .map_err(|source| EnterError::Aws {
+                context: format!("assuming {role_arn}"),
+                source,
+            })?;
+        let renew_at = connection
+            .expires
+            .checked_sub(RENEW_BEFORE_EXPIRY)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let guarded = Arc::new(Guarded {
+            id: account.to_owned(),
+            iam: connection.iam,
+            eks: connection.eks,
+            findings: connection.findings,
+            own_role: Some(self.central.member_role_name().to_owned()),
+            index: IndexCache::new(self.ttl),
+            addon_facts: AddonFacts::new(self.ttl),
+            renew_at: Some(renew_at),
+        });
+        *slot = Some(Arc::clone(&guarded));
+        Ok(guarded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// Connections whose credentials last `lifetime`; counts connects; denies `denied`.
+    struct Counting {
+        connects: AtomicU32,
+        lists: AtomicU32,
+        lifetime: Duration,
+        denied: &'static str,
+    }
+
+    impl Members<(), (), ()> for Counting {
+        async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
+            self.lists.fetch_add(1, Ordering::SeqCst);
+            Ok(vec!["111111111111".to_owned(), "222222222222".to_owned()])
+        }
+
+        async fn connect(&self, account: &str, role_arn: &str) -> AwsResult<Connection<(), (), ()>> {
+            self.connects.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(role_arn, format!("arn:aws:iam::{account}:role/sec/member"));
+            if account == self.denied {
+                return Err(AwsError {
+                    operation: "sts:AssumeRole",
+                    kind: ErrorKind::Denied,
+                    code: Some("AccessDenied".to_owned()),
+                    message: "not authorized".to_owned(),
+                });
+            }
+            Ok(Connection {
+                iam: (),
+                eks: (),
+                findings: (),
+                expires: SystemTime::now() + self.lifetime,
+            })
+        }
+    }
+
+    fn accounts(lifetime: Duration, set: AccountSet) -> Accounts<(), (), (), Counting> {
+        let members = Counting {
+            connects: AtomicU32::new(0),
+            lists: AtomicU32::new(0),
+            lifetime,
+            denied: "333333333333",
+        };
+        let central = Central {
+            member_role: "sec/member".to_owned(),
+            accounts: set,
+            account_concurrency: 2,
+        };
+        Accounts::new(members, central, "aws", "999999999999", Duration::from_secs(300))
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_until_it_nears_expiry() {
+        // Given credentials that last an hour: one AssumeRole serves every later invocation
+        let long = accounts(Duration::from_secs(3600), AccountSet::Organization);
+        let first = long.enter("111111111111").await.expect("connected");
+        let again = long.enter("111111111111").await.expect("connected");
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(long.members.connects.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            first.own_role.as_deref(),
+            Some("member"),
+            "the member role is never acted on"
+        );
+        // Given credentials with less left than the longest invocation: renewed at each use
+        let short = accounts(RENEW_BEFORE_EXPIRY - Duration::from_secs(1), AccountSet::Organization);
+        short.enter("111111111111").await.expect("connected");
+        short.enter("111111111111").await.expect("connected");
+        assert_eq!(short.members.connects.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_denied_member_is_an_error_that_names_the_role_and_is_not_cached() {
+        let a = accounts(Duration::from_secs(3600), AccountSet::Organization);
+        let err = a.enter("333333333333").await.err().expect("denied");
+        assert!(
+            err.to_string()
+                .contains("assuming arn:aws:iam::333333333333:role/sec/member"),
+            "{err}"
+        );
+        assert!(matches!(err, EnterError::Aws { ref source, .. } if source.kind == ErrorKind::Denied));
+        a.enter("333333333333").await.err().expect("still denied");
+        assert_eq!(a.members.connects.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_guarded_set_is_the_list_or_the_organization_cached() {
+        let org = accounts(Duration::from_secs(3600), AccountSet::Organization);
+        org.check_guarded("111111111111").await.expect("in the organization");
+        let err = org.check_guarded("444444444444").await.expect_err("outside");
+        assert!(err.to_string().contains("ACCOUNTS=organization"), "{err}");
+        assert_eq!(
+            org.members.lists.load(Ordering::SeqCst),
+            1,
+            "listed once within the TTL"
+        );
+
+        let listed = accounts(
+            Duration::from_secs(3600),
+            AccountSet::Listed(["222222222222".to_owned()].into()),
+        );
+        listed.check_guarded("222222222222").await.expect("listed");
+        assert!(listed.check_guarded("111111111111").await.is_err());
+        assert_eq!(
+            listed.members.lists.load(Ordering::SeqCst),
+            0,
+            "a list needs no Organizations call"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use super::organizations::Organization;
+use super::{EksClients, IamClient, SecurityHub, sts};
+use crate::accounts::{Connection, Members};
+use crate::ports::AwsResult;
+
+/// Member accounts through STS and Organizations, with the function's own credentials.
+#[derive(Debug, Clone)]
+pub struct OrgMembers {
+    sdk: SdkConfig,
+    sts: aws_sdk_sts::Client,
+    organization: Organization,
+    regions: Vec<String>,
+}
+
+impl OrgMembers {
+    /// `regions`: where the member EKS clients are built up front (`SCAN_REGIONS`).
+    pub fn new(sdk: &SdkConfig, regions: &[String]) -> Self {
+        OrgMembers {
+            sdk: sdk.clone(),
+            sts: sts::client(sdk),
+            organization: Organization::new(sdk),
+            regions: regions.to_vec(),
+        }
+    }
+}
+
+impl Members<IamClient, EksClients, SecurityHub> for OrgMembers {
+    async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
+        self.organization.active_accounts().await
+    }
+
+    async fn connect(
+        &self,
+        _account: &str,
+        role_arn: &str,
+    ) -> AwsResult<Connection<IamClient, EksClients, SecurityHub>> {
+        let credentials = sts::assume_role(&self.sts, role_arn).await?;
+        let expires = credentials.expiry().unwrap_or_else(std::time::SystemTime::now);
+        // the same endpoints, region, retries and timeouts; only the credentials differ
+        let member = self
+            .sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        Ok(Connection {
+            iam: IamClient::new(&member),
+            eks: EksClients::new(&member, &self.regions),
+            findings: SecurityHub::new(&member),
+            expires,
+        })
+    }
+}
