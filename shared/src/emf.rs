@@ -89,6 +89,11 @@ pub fn document(report: &Report, duration: Duration, at: SystemTime) -> Value {
         metrics.push(("SweepsCompleted", 1, "Count"));
         metrics.push(("NodeRolesChecked", report.roles.len() as u64, "Count"));
         metrics.push(("GuardBlind", u64::from(report.blind.is_some()), "Count"));
+        if !report.accounts.is_empty() {
+            let failed = report.accounts.iter().filter(|a| a.reason.is_some()).count() as u64;
+            metrics.push(("AccountsSwept", report.accounts.len() as u64 - failed, "Count"));
+            metrics.push(("AccountsFailed", failed, "Count"));
+        }
     }
     if let Some((imported, failed)) = findings(report) {
         metrics.push(("FindingsImported", imported, "Count"));
@@ -258,6 +263,24 @@ mod tests {
             .filter_map(|m| m["Name"].as_str())
             .collect();
         assert!(names.contains(&"SweepsCompleted"));
+    }
+
+    #[test]
+    fn an_organization_sweep_counts_its_accounts() {
+        let mut sweep = report(Outcome::SweepCompleted, &[]);
+        let single = document(&sweep, Duration::ZERO, UNIX_EPOCH);
+        assert!(
+            single.get("AccountsSwept").is_none(),
+            "per-account deployments have no account lines"
+        );
+        sweep.accounts = vec![
+            crate::report::AccountLine::checked("111111111111", &[]),
+            crate::report::AccountLine::checked("222222222222", &[]),
+            crate::report::AccountLine::failed("333333333333", "AccessDenied".into()),
+        ];
+        let doc = document(&sweep, Duration::ZERO, UNIX_EPOCH);
+        assert_eq!(doc["AccountsSwept"], 2);
+        assert_eq!(doc["AccountsFailed"], 1);
     }
 
     #[test]

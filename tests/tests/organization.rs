@@ -247,3 +247,55 @@ async fn accounts_organization_reads_the_members_from_organizations() {
     );
     assert!(has_admin(&outsider.attached(&role).await.expect("outsider")));
 }
+
+#[tokio::test]
+async fn a_member_event_converges_with_half_of_all_requests_throttled() {
+    // Given member A's over-privileged node role, and half of every request (STS's AssumeRole
+    // included) answered with throttling between the guard and the emulator
+    let moto = Moto::shared();
+    let central = Account::new(moto).await;
+    let a_id = unique_account();
+    let a = Account::in_account(moto, &a_id).await;
+    let role = unique("node");
+    admin_node_role(&a, &role).await;
+    let inbox = central.inbox().await.expect("inbox");
+    let proxy = noderole_integration::throttle::ThrottlingProxy::start(&moto.endpoint, 0.0, 11).expect("proxy");
+    let sdk = sdk_for(&proxy.endpoint).await;
+    let guard = noderole::aws::remediator(
+        &sdk,
+        config(
+            &inbox.topic_arn,
+            &[
+                ("MODE", "enforce"),
+                ("SCAN_REGIONS", REGION),
+                ("MEMBER_ROLE_NAME", MEMBER_ROLE),
+                ("ACCOUNTS", &a_id),
+            ],
+        ),
+    )
+    .await
+    .expect("guard");
+    proxy.set_fraction(0.5);
+
+    // When the event is delivered as Lambda would: again after a retryable error, three times
+    let event = from(attach_event(&role, &aws_managed(ADMIN)), &a_id);
+    let mut outcome = None;
+    for _ in 0..3 {
+        match guard.handle(&event).await {
+            Ok(report) => {
+                outcome = Some(json_of(&report));
+                break;
+            }
+            Err(e) => assert_eq!(e.error_type(), "TransientAwsError", "{e}"),
+        }
+    }
+    proxy.set_fraction(0.0);
+
+    // Then the member's role was remediated within those attempts, with requests to STS seen
+    let report = outcome.expect("remediated within three attempts");
+    assert_eq!(report["outcome"], "remediated", "{report}");
+    assert!(!has_admin(&a.attached(&role).await.expect("A")));
+    let seen = proxy.seen();
+    assert!(seen.forwarded.get("sts").copied().unwrap_or(0) >= 1, "{seen:?}");
+    assert!(seen.total_throttled() > 0, "{seen:?}");
+}
