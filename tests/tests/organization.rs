@@ -299,3 +299,61 @@ async fn a_member_event_converges_with_half_of_all_requests_throttled() {
     assert!(seen.forwarded.get("sts").copied().unwrap_or(0) >= 1, "{seen:?}");
     assert!(seen.total_throttled() > 0, "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_members_findings_go_to_that_members_security_hub() {
+    // Given member A's over-privileged node role and Security Hub findings on
+    let moto = Moto::shared();
+    let central = Account::new(moto).await;
+    let a_id = unique_account();
+    let a = Account::in_account(moto, &a_id).await;
+    let role = unique("node");
+    admin_node_role(&a, &role).await;
+    let inbox = central.inbox().await.expect("inbox");
+    let guard = remediator(
+        &central,
+        config(
+            &inbox.topic_arn,
+            &[
+                ("SECURITY_HUB", "on"),
+                ("MEMBER_ROLE_NAME", MEMBER_ROLE),
+                ("ACCOUNTS", &a_id),
+            ],
+        ),
+    )
+    .await;
+
+    // When A's event is checked in dry-run
+    let report = json_of(
+        &guard
+            .handle(&from(attach_event(&role, &aws_managed(ADMIN)), &a_id))
+            .await
+            .expect("handled"),
+    );
+
+    // Then the finding was imported into A's Security Hub, attributed to A under A's default
+    // product, and the central account's Security Hub received nothing of A's
+    assert_eq!(report["security_hub"]["open"], 1, "{report}");
+    let in_member = hub_findings(&a).await;
+    assert_eq!(in_member.len(), 1, "{in_member:?}");
+    assert_eq!(in_member[0].aws_account_id(), Some(a_id.as_str()));
+    assert_eq!(
+        in_member[0].product_arn(),
+        Some(format!("arn:aws:securityhub:{REGION}:{a_id}:product/{a_id}/default").as_str())
+    );
+    let in_central = hub_findings(&central).await;
+    assert!(
+        in_central.iter().all(|f| f.aws_account_id() != Some(a_id.as_str())),
+        "{in_central:?}"
+    );
+}
+
+async fn hub_findings(account: &Account) -> Vec<aws_sdk_securityhub::types::AwsSecurityFinding> {
+    let hub = aws_sdk_securityhub::Client::new(&account.sdk);
+    let mut pages = hub.get_findings().into_paginator().items().send();
+    let mut all = Vec::new();
+    while let Some(finding) = pages.next().await {
+        all.push(finding.expect("GetFindings"));
+    }
+    all
+}

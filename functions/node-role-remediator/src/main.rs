@@ -20,7 +20,16 @@ async fn run() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
 
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    tracing::info!(mode = %config.mode, regions = ?config.scan_regions, "starting");
+    match &config.central {
+        None => tracing::info!(mode = %config.mode, regions = ?config.scan_regions, "starting"),
+        Some(central) => tracing::info!(
+            mode = %config.mode,
+            regions = ?config.scan_regions,
+            member_role = %central.member_role,
+            accounts = %central.accounts,
+            "starting in organization mode"
+        ),
+    }
     let sdk = noderole::aws::load_sdk_config().await;
     let remediator = noderole::aws::remediator(&sdk, config)
         .await
