@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod addons;
+mod assess;
 pub mod aws;
 pub mod config;
 pub mod deadline;
