@@ -580,7 +580,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
         if let Some(blind) = &report.blind {
             error!(reason = %blind, "the guard is blind: no CloudTrail trail feeds its rules");
         }
-        report.reason = Some(sweep_summary(&report));
+        report.reason = Some(report.sweep_summary());
         let publish = self.notify(&mut report).await;
         match transient.or(publish) {
             Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),
@@ -679,43 +679,6 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
         let transient = self.notify(&mut report).await.or_else(|| transient_action(&report));
         (report, transient)
     }
-}
-
-/// The sweep's one-line summary: what was checked, what needed action, what is left for the retry.
-fn sweep_summary(report: &Report) -> String {
-    let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
-    let mut summary = format!("{} node role(s) checked, {needing} needed action", report.roles.len());
-    if !report.accounts.is_empty() {
-        let failed: Vec<&str> = report
-            .accounts
-            .iter()
-            .filter(|a| a.reason.is_some())
-            .map(|a| a.account.as_str())
-            .collect();
-        summary = format!("{} account(s) swept, {summary}", report.accounts.len() - failed.len());
-        if !failed.is_empty() {
-            summary.push_str(&format!("; account(s) not swept: {}", failed.join(", ")));
-        }
-    }
-    let unfinished: Vec<String> = report
-        .roles
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .filter_map(|r| {
-            let name = &r.role.as_ref()?.name;
-            Some(match (&r.account, report.accounts.is_empty()) {
-                (Some(account), false) => format!("{account}/{name}"),
-                _ => name.clone(),
-            })
-        })
-        .collect();
-    if !unfinished.is_empty() {
-        summary.push_str(&format!(
-            "; not finished, retried with this invocation: {}",
-            unfinished.join(", ")
-        ));
-    }
-    summary
 }
 
 fn transient_action(report: &Report) -> Option<(String, AwsError)> {

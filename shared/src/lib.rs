@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod addons;
 mod assess;
+pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod deadline;
