@@ -113,7 +113,7 @@ impl Check<'_> {
             }
             Err(e) => return Err(Stop::from_aws("reading the role's policies", e)),
         };
-        let allowlist = Allowlist::from_config(&self.config);
+        let allowlist = Allowlist::from_config(self.config);
         let to_check = allowlist.addons_to_check(&state);
         let needs = addons::needs(&acct.eks, addon_facts, &to_check, &report.nodegroups).await;
         let evaluation = allowlist.evaluate(&state, &needs);

@@ -235,7 +235,7 @@ async fn audit_account<I: IamRead, E: Eks>(
             return report.finish(Outcome::Ignored, format!("{arn} is not a role ARN"));
         };
         let known = Some((arn, found.index.bindings(arn)));
-        let report = match check.assess(acct, &mut report, name, None, known, &facts).await {
+        let report = match check.assess(acct, &mut report, name, None, known, facts).await {
             Ok(None) => report,
             Ok(Some(_)) => {
                 report.actions = remediate::planned(&report.violations);
