@@ -152,9 +152,17 @@ fn summary_line(report: &Report, views: &[RoleView]) -> String {
     let c = counts(views);
     let accounts = report.accounts.len().max(1);
     format!(
-        "{} node role(s) in {accounts} account(s): {} would lose {} polic(ies); {} polic(ies) kept. Mode dry-run: nothing was changed.",
-        c.roles, c.needing, c.remove, c.keep
+        "{} in {}: {} would lose {}; {} kept. Dry-run: nothing was changed.",
+        plural(c.roles, "node role", "node roles"),
+        plural(accounts, "account", "accounts"),
+        c.needing,
+        plural(c.remove, "policy", "policies"),
+        plural(c.keep, "policy", "policies"),
     )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The terminal table: a row per policy, colour only when `colour`.
