@@ -68,7 +68,7 @@ fn view(role: &Report) -> RoleView {
                 .unwrap_or_default();
             match v {
                 Violation::ManagedPolicy { policy_arn, reason, .. } => Item {
-                    policy: policy_arn.clone(),
+                    policy: short_policy(policy_arn),
                     remove: true,
                     why: format!("{reason}{usage}"),
                     command: Some(policy::detach_command(&name, policy_arn)),
@@ -89,7 +89,7 @@ fn view(role: &Report) -> RoleView {
         })
         .collect();
     items.extend(role.kept.iter().map(|k| Item {
-        policy: k.policy_arn.clone(),
+        policy: short_policy(&k.policy_arn),
         remove: false,
         why: k.reason.clone(),
         command: None,
@@ -113,6 +113,15 @@ fn view(role: &Report) -> RoleView {
         backs,
         clusters,
         items,
+    }
+}
+
+/// An AWS-managed policy by its path and name; any other by its full ARN (a customer policy may
+/// borrow an AWS name).
+fn short_policy(arn: &str) -> String {
+    match arn.split_once(":iam::aws:policy/") {
+        Some((_, name)) => name.to_owned(),
+        None => arn.to_owned(),
     }
 }
 

@@ -244,6 +244,11 @@ async fn audit_account<I: IamRead, E: Eks>(
             }
             Err(stop) => finish(report, stop),
         };
+        // an exempt role is still shown with what it backs
+        let mut report = report;
+        if report.nodegroups.is_empty() {
+            report.nodegroups = found.index.bindings(arn);
+        }
         progress.checked(&acct.id, name);
         report
     }))

@@ -220,7 +220,8 @@ async fn explain_says_why_and_errors_are_clear() {
     assert!(run.stdout.contains("ec2.amazonaws.com"), "{}", run.stdout);
     assert!(run.stdout.contains("node group general"), "{}", run.stdout);
     assert!(
-        run.stdout.contains(&format!("REMOVE arn:aws:iam::aws:policy/{ADMIN}")),
+        run.stdout
+            .contains(&format!("REMOVE {ADMIN}: AWS-managed policy not in the allowlist")),
         "{}",
         run.stdout
     );
