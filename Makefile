@@ -63,6 +63,12 @@ deploy-cargo-lambda: build
 local: tools
 	bash scripts/local.sh
 
+## audit-demo: the read-only audit command on the demo account: table, explain, and the HTML,
+##             Markdown, JSON and ASFF reports under .demo/
+.PHONY: audit-demo
+audit-demo: tools
+	bash scripts/audit-demo.sh
+
 ## demo: emulator + realistic account + the real function under `cargo lambda watch` + real events
 demo: tools
 	bash scripts/demo.sh

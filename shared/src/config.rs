@@ -168,6 +168,16 @@ impl fmt::Display for AccountSet {
 
 const DEFAULT_ACCOUNT_CONCURRENCY: usize = 4;
 
+/// Who reads the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Function,
+    Audit,
+}
+
+/// Satisfies the topic check of an audit's configuration, then is cleared.
+const AUDIT_TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:audit";
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{variable} is required: {expected}")]
@@ -192,7 +202,27 @@ impl Config {
 
     /// Reads the configuration through `lookup` (variable name → value).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::parse(&lookup, Purpose::Function)
+    }
+
+    /// The configuration of a read-only audit: the same variables, always `dry-run`, and no
+    /// topic (nothing is notified).
+    pub fn for_audit(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::parse(&lookup, Purpose::Audit)
+    }
+
+    fn parse(lookup: &dyn Fn(&str) -> Option<String>, purpose: Purpose) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        if purpose == Purpose::Audit {
+            let audit = |name: &str| match name {
+                "MODE" => Some("dry-run".to_owned()),
+                "SNS_TOPIC_ARN" => Some(AUDIT_TOPIC.to_owned()),
+                _ => get(name),
+            };
+            let mut config = Self::parse(&audit, Purpose::Function)?;
+            config.sns_topic_arn.clear();
+            return Ok(config);
+        }
 
         let mode = match get("MODE") {
             None => Mode::DryRun,
@@ -563,6 +593,23 @@ mod tests {
                 other => panic!("{vars:?}: expected an error naming {variable}, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_audit_is_always_dry_run_and_needs_no_topic() {
+        let map: HashMap<&str, &str> = HashMap::from([("MODE", "enforce"), ("AWS_REGION", "eu-west-1")]);
+        let c = Config::for_audit(|n| map.get(n).map(|v| (*v).to_owned())).expect("valid");
+        assert_eq!(c.mode, Mode::DryRun);
+        assert!(c.sns_topic_arn.is_empty());
+        assert_eq!(c.scan_regions, vec!["eu-west-1"]);
+        let bad: HashMap<&str, &str> = HashMap::from([("CNI_POLICY", "maybe"), ("AWS_REGION", "eu-west-1")]);
+        assert!(matches!(
+            Config::for_audit(|n| bad.get(n).map(|v| (*v).to_owned())),
+            Err(ConfigError::Invalid {
+                variable: "CNI_POLICY",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use crate::addons::{KnownAddon, VPC_CNI};
 use crate::metrics;
 use crate::ports::{
-    AccessEntry, AddonCredentials, AttachedPolicy, AwsError, AwsResult, Change, Eks, ErrorKind, Iam, Nodegroup,
-    Notification, Notifier, Role,
+    AccessEntry, AddonCredentials, AttachedPolicy, AwsError, AwsResult, Change, Eks, ErrorKind, Iam, IamRead,
+    Nodegroup, Notification, Notifier, Role,
 };
 
 pub const EC2_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}]}"#;
@@ -97,7 +97,7 @@ impl FakeIam {
     }
 }
 
-impl Iam for FakeIam {
+impl IamRead for FakeIam {
     async fn role(&self, name: &str) -> AwsResult<Option<Role>> {
         self.check("GetRole", name)?;
         Ok(self.roles.lock().expect("lock").get(name).map(|r| Role {
@@ -140,7 +140,9 @@ impl Iam for FakeIam {
             .get(role)
             .and_then(|r| r.inline.get(policy).cloned()))
     }
+}
 
+impl Iam for FakeIam {
     async fn detach(&self, role: &str, policy_arn: &str) -> AwsResult<Change> {
         self.check("DetachRolePolicy", policy_arn)?;
         self.writes

@@ -135,6 +135,45 @@ pub struct Finding {
     pub product_fields: BTreeMap<String, String>,
 }
 
+impl Finding {
+    /// The finding in ASFF JSON, as `aws securityhub batch-import-findings --findings` takes it:
+    /// the same fields the function's Security Hub adapter imports (a test holds them equal).
+    pub fn to_asff_json(&self) -> serde_json::Value {
+        let (record_state, status) = if self.open {
+            ("ACTIVE", "FAILED")
+        } else {
+            ("ARCHIVED", "PASSED")
+        };
+        serde_json::json!({
+            "SchemaVersion": "2018-10-08",
+            "Id": self.id,
+            "ProductArn": self.product_arn,
+            "ProductName": PRODUCT_NAME,
+            "CompanyName": "Personal",
+            "GeneratorId": GENERATOR_ID,
+            "AwsAccountId": self.account,
+            "Region": self.region,
+            "Types": self.types,
+            "CreatedAt": self.created_at,
+            "UpdatedAt": self.updated_at,
+            "Severity": {"Label": self.severity},
+            "Title": self.title,
+            "Description": self.description,
+            "Remediation": {"Recommendation": {"Text": self.remediation, "Url": self.remediation_url}},
+            "ProductFields": self.product_fields,
+            "Resources": [{
+                "Type": "AwsIamRole",
+                "Id": self.role_arn,
+                "Partition": self.partition,
+                "Region": self.region,
+                "Details": {"AwsIamRole": {"RoleName": crate::iam_arn::role_name_from_arn(&self.role_arn).unwrap_or_default()}},
+            }],
+            "Compliance": {"Status": status, "RelatedRequirements": self.related_requirements},
+            "RecordState": record_state,
+        })
+    }
+}
+
 /// Where findings go and when this invocation runs.
 #[derive(Debug, Clone)]
 pub struct Scope {

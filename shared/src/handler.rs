@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use futures::future::{join_all, try_join_all};
+use futures::future::join_all;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
-use crate::accounts::{Accounts, EnterError, Guarded, Members, NoMembers};
-use crate::addons::{self, AddonFacts};
+use crate::accounts::{Accounts, Guarded, Members, NoMembers};
+use crate::addons::AddonFacts;
+use crate::assess::{Check, Stop};
 use crate::config::Config;
 use crate::deadline::{self, Budget};
 use crate::discovery::{IndexSource, NodeBinding, Scan, scan};
@@ -16,13 +17,10 @@ use crate::emf::{self, MetricSink};
 use crate::findings::{self, FindingsStatus, NoFindings};
 use crate::iam_arn;
 use crate::metrics;
-use crate::migration;
 use crate::notify;
-use crate::policy::{self, NodeTrust};
 use crate::ports::{AwsError, Eks, Findings, Iam, Notifier, Trails};
 use crate::remediate::remediate;
-use crate::report::{AccountLine, EventSummary, NotificationStatus, Outcome, Report, RoleRef};
-use crate::rules::{Allowlist, InlinePolicy, RoleState};
+use crate::report::{AccountLine, EventSummary, NotificationStatus, Outcome, Report};
 use crate::trail_health::{self, NoTrails};
 use crate::trigger::{self, Event, NotAnEvent, Trigger};
 
@@ -154,12 +152,6 @@ impl Handled {
             retry: Some(error),
         }
     }
-}
-
-/// Why checking a role stopped early, as a report outcome, or an error for the handler.
-enum Stop {
-    Outcome(Outcome, String),
-    Transient(String, AwsError),
 }
 
 impl<I: Iam, E: Eks, N: Notifier> Remediator<I, E, N> {
@@ -462,7 +454,8 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
         }
     }
 
-    /// Fills `report` for one role. `known` skips discovery (the sweep already has the index).
+    /// Fills `report` for one role and acts per mode. `known` skips discovery (the sweep
+    /// already has the index).
     async fn check_role(
         &self,
         acct: &Guarded<I, E, F>,
@@ -472,86 +465,16 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
         known: Option<(&str, Vec<NodeBinding>)>,
         addon_facts: &AddonFacts,
     ) -> Result<(), Stop> {
-        report.role = Some(RoleRef {
-            name: role_name.to_owned(),
-            arn: known.as_ref().map(|(arn, _)| (*arn).to_owned()),
-        });
-        if let Some(reason) = self.exemption(acct, role_name, None) {
-            return Err(Stop::Outcome(Outcome::Exempt, reason));
-        }
-
-        let (role_arn, bindings) = match known {
-            Some((arn, bindings)) => (arn.to_owned(), bindings),
-            None => {
-                let role = match acct.iam.role(role_name).await {
-                    Ok(Some(role)) => role,
-                    Ok(None) => {
-                        return Err(Stop::Outcome(
-                            Outcome::Ignored,
-                            format!("role {role_name} no longer exists"),
-                        ));
-                    }
-                    Err(e) => return Err(Stop::from_aws("GetRole", e)),
-                };
-                report.role = Some(RoleRef {
-                    name: role.name.clone(),
-                    arn: Some(role.arn.clone()),
-                });
-                if let Some(reason) = self.exemption(acct, &role.name, Some(&role.arn)) {
-                    return Err(Stop::Outcome(Outcome::Exempt, reason));
-                }
-                if confirmed.is_none() && policy::node_trust(&role.trust_policy).is_none() {
-                    return Err(Stop::Outcome(
-                        Outcome::NotNodeRole,
-                        "the role's trust policy admits neither ec2.amazonaws.com nor a hybrid-node service \
-                         (ssm.amazonaws.com, rolesanywhere.amazonaws.com)"
-                            .to_owned(),
-                    ));
-                }
-                let mut bindings = match self.discover(acct, report, &role.arn, &role.trust_policy).await {
-                    Ok(bindings) => bindings,
-                    Err(e) => return Err(Stop::from_aws("node-role discovery", e)),
-                };
-                if let Some(binding) = confirmed.filter(|b| !bindings.contains(b)) {
-                    bindings.push(binding);
-                }
-                (role.arn, bindings)
-            }
+        let check = Check {
+            config: &self.config,
+            home: &self.home.id,
         };
-        report.nodegroups = bindings;
-        if report.nodegroups.is_empty() {
-            return Err(Stop::Outcome(
-                Outcome::NotNodeRole,
-                format!(
-                    "backs no managed node group or node access entry in {}",
-                    self.config.scan_regions.join(", ")
-                ),
-            ));
-        }
-        report.node_role = true;
-
-        let state = match role_state(&acct.iam, role_name, &role_arn).await {
-            Ok(Some(state)) => state,
-            Ok(None) => {
-                return Err(Stop::Outcome(
-                    Outcome::Ignored,
-                    format!("role {role_name} no longer exists"),
-                ));
-            }
-            Err(e) => return Err(Stop::from_aws("reading the role's policies", e)),
-        };
-        let allowlist = Allowlist::from_config(&self.config);
-        let to_check = allowlist.addons_to_check(&state);
-        let needs = addons::needs(&acct.eks, addon_facts, &to_check, &report.nodegroups).await;
-        let evaluation = allowlist.evaluate(&state, &needs);
-        report.migrations = migration::plan(&state.arn, &evaluation, &report.nodegroups);
-        report.kept = evaluation.kept;
-        report.violations = evaluation.violations;
-        if report.violations.is_empty() {
-            report.outcome = Outcome::Compliant;
+        let Some(state) = check
+            .assess(acct, report, role_name, confirmed, known, addon_facts)
+            .await?
+        else {
             return Ok(());
-        }
-
+        };
         let context = notify::BackupContext {
             mode: self.config.mode,
             account: report.account.clone(),
@@ -571,51 +494,6 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
             &self.identity.partition,
             std::time::SystemTime::now(),
         )
-    }
-
-    fn exemption(&self, acct: &Guarded<I, E, F>, name: &str, arn: Option<&str>) -> Option<String> {
-        if acct
-            .own_role
-            .as_deref()
-            .is_some_and(|own| iam_arn::same_role_name(own, name))
-        {
-            let whose = if acct.id == self.home.id {
-                "the function's own execution role"
-            } else {
-                "the role the guard assumes in this account"
-            };
-            return Some(format!("this is {whose}, which it never modifies"));
-        }
-        self.config
-            .exempt_roles
-            .iter()
-            .find(|exempt| {
-                iam_arn::same_role_name(exempt, name) || arn.is_some_and(|arn| iam_arn::same_role_arn(exempt, arn))
-            })
-            .map(|exempt| format!("exempt by EXEMPT_ROLES ({exempt})"))
-    }
-
-    /// Node bindings of `role_arn` from the (cached) index.
-    async fn discover(
-        &self,
-        acct: &Guarded<I, E, F>,
-        report: &mut Report,
-        role_arn: &str,
-        trust_policy: &str,
-    ) -> Result<Vec<NodeBinding>, AwsError> {
-        let (scan, source) = acct
-            .index
-            .get(&acct.eks, &self.config.scan_regions, self.config.discovery_concurrency)
-            .await?;
-        report.index = Some(source);
-        report.warnings.extend(scan.skipped.iter().cloned());
-        let bindings = scan.index.bindings(role_arn);
-        if bindings.is_empty() && policy::node_trust(trust_policy) == Some(NodeTrust::Hybrid) {
-            report
-                .warnings
-                .push("hybrid-node trust but no HYBRID_LINUX access entry found for this role".to_owned());
-        }
-        Ok(bindings)
     }
 
     /// Publishes the report if it calls for it. Returns a transient publish failure, if any.
@@ -702,7 +580,7 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
         if let Some(blind) = &report.blind {
             error!(reason = %blind, "the guard is blind: no CloudTrail trail feeds its rules");
         }
-        report.reason = Some(sweep_summary(&report));
+        report.reason = Some(report.sweep_summary());
         let publish = self.notify(&mut report).await;
         match transient.or(publish) {
             Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),
@@ -801,91 +679,6 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
         let transient = self.notify(&mut report).await.or_else(|| transient_action(&report));
         (report, transient)
     }
-}
-
-/// The sweep's one-line summary: what was checked, what needed action, what is left for the retry.
-fn sweep_summary(report: &Report) -> String {
-    let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
-    let mut summary = format!("{} node role(s) checked, {needing} needed action", report.roles.len());
-    if !report.accounts.is_empty() {
-        let failed: Vec<&str> = report
-            .accounts
-            .iter()
-            .filter(|a| a.reason.is_some())
-            .map(|a| a.account.as_str())
-            .collect();
-        summary = format!("{} account(s) swept, {summary}", report.accounts.len() - failed.len());
-        if !failed.is_empty() {
-            summary.push_str(&format!("; account(s) not swept: {}", failed.join(", ")));
-        }
-    }
-    let unfinished: Vec<String> = report
-        .roles
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .filter_map(|r| {
-            let name = &r.role.as_ref()?.name;
-            Some(match (&r.account, report.accounts.is_empty()) {
-                (Some(account), false) => format!("{account}/{name}"),
-                _ => name.clone(),
-            })
-        })
-        .collect();
-    if !unfinished.is_empty() {
-        summary.push_str(&format!(
-            "; not finished, retried with this invocation: {}",
-            unfinished.join(", ")
-        ));
-    }
-    summary
-}
-
-impl Stop {
-    /// Transient errors become handler errors; permanent ones a `failed` outcome.
-    fn from_aws(context: &str, e: AwsError) -> Stop {
-        if e.is_transient() {
-            Stop::Transient(context.to_owned(), e)
-        } else {
-            Stop::Outcome(Outcome::Failed, format!("{context}: {e}"))
-        }
-    }
-
-    /// An account outside the guarded set is ignored; one that cannot be entered failed.
-    fn from_enter(e: EnterError) -> Stop {
-        match e {
-            EnterError::NotGuarded { .. } => Stop::Outcome(Outcome::Ignored, e.to_string()),
-            EnterError::Aws { context, source } => Stop::from_aws(&context, source),
-        }
-    }
-
-    fn reason(&self) -> String {
-        match self {
-            Stop::Outcome(_, reason) => reason.clone(),
-            Stop::Transient(context, source) => format!("{context}: {source}"),
-        }
-    }
-}
-
-/// The role's current policies, re-read from IAM; `None` if the role is gone.
-async fn role_state(iam: &impl Iam, name: &str, arn: &str) -> Result<Option<RoleState>, AwsError> {
-    let (attached, inline_names) = match futures::try_join!(iam.attached_policies(name), iam.inline_policy_names(name))
-    {
-        Ok(found) => found,
-        Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let documents = try_join_all(inline_names.iter().map(|p| iam.inline_policy(name, p))).await?;
-    let inline = inline_names
-        .into_iter()
-        .zip(documents)
-        .map(|(name, document)| InlinePolicy { name, document })
-        .collect();
-    Ok(Some(RoleState {
-        name: name.to_owned(),
-        arn: arn.to_owned(),
-        attached,
-        inline,
-    }))
 }
 
 fn transient_action(report: &Report) -> Option<(String, AwsError)> {

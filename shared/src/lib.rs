@@ -10,6 +10,8 @@
 
 pub mod accounts;
 pub mod addons;
+mod assess;
+pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod deadline;

@@ -84,6 +84,24 @@ pub fn reattach_command(role_name: &str, policy_arn: &str) -> String {
     )
 }
 
+/// The AWS CLI command that detaches a managed policy (what enforce does).
+pub fn detach_command(role_name: &str, policy_arn: &str) -> String {
+    format!(
+        "aws iam detach-role-policy --role-name {} --policy-arn {}",
+        shell_quote(role_name),
+        shell_quote(policy_arn)
+    )
+}
+
+/// The AWS CLI command that deletes an inline policy (what enforce does, after its backup).
+pub fn delete_inline_command(role_name: &str, policy_name: &str) -> String {
+    format!(
+        "aws iam delete-role-policy --role-name {} --policy-name {}",
+        shell_quote(role_name),
+        shell_quote(policy_name)
+    )
+}
+
 /// POSIX single-quoting: safe for any text.
 pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))

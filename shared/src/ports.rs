@@ -72,14 +72,18 @@ pub enum Change {
 
 pub type AwsResult<T> = Result<T, AwsError>;
 
-/// IAM, global.
-pub trait Iam: Send + Sync {
+/// IAM, global, read-only: everything a check needs. The audit command holds only this.
+pub trait IamRead: Send + Sync {
     /// `None` when the role does not exist.
     fn role(&self, name: &str) -> impl Future<Output = AwsResult<Option<Role>>> + Send;
     fn attached_policies(&self, role: &str) -> impl Future<Output = AwsResult<Vec<AttachedPolicy>>> + Send;
     fn inline_policy_names(&self, role: &str) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
     /// The URL-decoded document, `None` when the policy no longer exists.
     fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = AwsResult<Option<String>>> + Send;
+}
+
+/// IAM with the two writes that remediate.
+pub trait Iam: IamRead {
     fn detach(&self, role: &str, policy_arn: &str) -> impl Future<Output = AwsResult<Change>> + Send;
     fn delete_inline(&self, role: &str, policy: &str) -> impl Future<Output = AwsResult<Change>> + Send;
 }

@@ -47,6 +47,12 @@ pub async fn remediate<I: Iam, N: Notifier>(
     role: &str,
     violations: &[Violation],
 ) -> Remediation {
+    if context.mode == Mode::DryRun {
+        return Remediation {
+            actions: planned(violations),
+            backups: Vec::new(),
+        };
+    }
     let results = join_all(violations.iter().map(|v| act(iam, notifier, context, role, v))).await;
     let mut remediation = Remediation::default();
     for (record, backup) in results {
@@ -54,6 +60,33 @@ pub async fn remediate<I: Iam, N: Notifier>(
         remediation.backups.extend(backup);
     }
     remediation
+}
+
+/// What enforce would do about `violations`, changing nothing (`dry-run` and the audit).
+pub fn planned(violations: &[Violation]) -> Vec<ActionRecord> {
+    violations
+        .iter()
+        .map(|violation| match violation {
+            Violation::ManagedPolicy {
+                policy_name,
+                policy_arn,
+                ..
+            } => ActionRecord {
+                action: ActionKind::DetachManagedPolicy,
+                policy_name: policy_name.clone(),
+                policy_arn: Some(policy_arn.clone()),
+                result: ActionResult::Planned,
+                undo_command: None,
+            },
+            Violation::InlinePolicy { policy_name, .. } => ActionRecord {
+                action: ActionKind::DeleteInlinePolicy,
+                policy_name: policy_name.clone(),
+                policy_arn: None,
+                result: ActionResult::Planned,
+                undo_command: None,
+            },
+        })
+        .collect()
 }
 
 async fn act<I: Iam, N: Notifier>(
@@ -70,15 +103,12 @@ async fn act<I: Iam, N: Notifier>(
             policy_arn,
             ..
         } => {
-            let result = match mode {
-                Mode::DryRun => ActionResult::Planned,
-                Mode::Enforce => match iam.detach(role, policy_arn).await {
-                    Ok(change) => {
-                        info!(role, policy = %policy_arn, mode = %mode, ?change, "detached managed policy");
-                        change_result(change)
-                    }
-                    Err(e) => failed(role, policy_name, &e),
-                },
+            let result = match iam.detach(role, policy_arn).await {
+                Ok(change) => {
+                    info!(role, policy = %policy_arn, mode = %mode, ?change, "detached managed policy");
+                    change_result(change)
+                }
+                Err(e) => failed(role, policy_name, &e),
             };
             let record = ActionRecord {
                 action: ActionKind::DetachManagedPolicy,
@@ -97,9 +127,6 @@ async fn act<I: Iam, N: Notifier>(
                 result,
                 undo_command,
             };
-            if mode == Mode::DryRun {
-                return (record(ActionResult::Planned, None), None);
-            }
             // The document read during evaluation may be stale or missing: back up what is
             // there right now, and delete nothing that could not be backed up.
             let current = match iam.inline_policy(role, policy_name).await {

@@ -259,6 +259,44 @@ impl Report {
         self
     }
 
+    /// The sweep's one-line summary: what was checked, what needed action, what is left for the retry.
+    pub fn sweep_summary(&self) -> String {
+        let report = self;
+        let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
+        let mut summary = format!("{} node role(s) checked, {needing} needed action", report.roles.len());
+        if !report.accounts.is_empty() {
+            let failed: Vec<&str> = report
+                .accounts
+                .iter()
+                .filter(|a| a.reason.is_some())
+                .map(|a| a.account.as_str())
+                .collect();
+            summary = format!("{} account(s) swept, {summary}", report.accounts.len() - failed.len());
+            if !failed.is_empty() {
+                summary.push_str(&format!("; account(s) not swept: {}", failed.join(", ")));
+            }
+        }
+        let unfinished: Vec<String> = report
+            .roles
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .filter_map(|r| {
+                let name = &r.role.as_ref()?.name;
+                Some(match (&r.account, report.accounts.is_empty()) {
+                    (Some(account), false) => format!("{account}/{name}"),
+                    _ => name.clone(),
+                })
+            })
+            .collect();
+        if !unfinished.is_empty() {
+            summary.push_str(&format!(
+                "; not finished, retried with this invocation: {}",
+                unfinished.join(", ")
+            ));
+        }
+        summary
+    }
+
     /// Total AWS calls.
     pub fn api_call_total(&self) -> u64 {
         self.api_calls.values().sum()

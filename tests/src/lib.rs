@@ -663,6 +663,68 @@ impl Drop for LambdaWatch {
 }
 
 /// `target/<profile>/node-role-remediator`, next to this test's own `deps/` directory.
+/// The `eks-node-role-guard` command built next to the test binaries.
+pub fn cli_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary has no target directory")?;
+    let binary = profile_dir.join("eks-node-role-guard");
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(anyhow!(
+            "{} is missing: build it first (`cargo build -p eks-node-role-guard`; `make test` does)",
+            binary.display()
+        ))
+    }
+}
+
+/// What one run of the command printed, and its exit code.
+#[derive(Debug)]
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the command against `endpoint` with static test credentials and no other AWS
+/// configuration (no profile files, no instance metadata: nothing leaves loopback).
+pub fn run_cli(endpoint: &str, args: &[&str]) -> Result<CliRun> {
+    run_cli_env(
+        args,
+        &[
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    )
+}
+
+/// [`run_cli`] with exactly `env` on top of an empty AWS configuration.
+pub fn run_cli_env(args: &[&str], env: &[(&str, &str)]) -> Result<CliRun> {
+    let mut command = Command::new(cli_binary()?);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().context("running eks-node-role-guard")?;
+    Ok(CliRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
 pub fn function_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let profile_dir = exe

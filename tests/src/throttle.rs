@@ -21,6 +21,9 @@ use anyhow::{Context, Result, anyhow};
 pub struct Seen {
     pub forwarded: BTreeMap<String, u64>,
     pub throttled: BTreeMap<String, u64>,
+    /// Every request by `service:Operation` (query and JSON protocols) or `service:METHOD
+    /// /path` (REST protocols).
+    pub operations: BTreeMap<String, u64>,
 }
 
 impl Seen {
@@ -121,8 +124,9 @@ impl Shared {
         x % 1_000_000 < threshold
     }
 
-    fn count(&self, service: &str, throttled: bool) {
+    fn count(&self, service: &str, operation: String, throttled: bool) {
         if let Ok(mut seen) = self.seen.lock() {
+            *seen.operations.entry(format!("{service}:{operation}")).or_default() += 1;
             let map = if throttled {
                 &mut seen.throttled
             } else {
@@ -145,6 +149,22 @@ impl Request {
             let (key, value) = line.split_once(':')?;
             key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
         })
+    }
+
+    /// The operation: `Action=` of a query request, `X-Amz-Target` of a JSON one, else the
+    /// method and path of a REST one.
+    fn operation(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body);
+        if let Some(action) = body.split('&').find_map(|pair| pair.strip_prefix("Action=")) {
+            return action.to_owned();
+        }
+        if let Some(target) = self.header("x-amz-target") {
+            return target.rsplit('.').next().unwrap_or(target).to_owned();
+        }
+        let line = self.head.first().map(String::as_str).unwrap_or_default();
+        let mut parts = line.split(' ');
+        let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        format!("{method} {}", path.split('?').next().unwrap_or_default())
     }
 
     /// The service a SigV4 request is signed for: `Credential=AK/date/region/SERVICE/aws4_request`.
@@ -188,7 +208,7 @@ fn serve(shared: &Shared, client: TcpStream) -> Result<()> {
     while let Some(request) = read_request(&mut reader)? {
         let service = request.service();
         let throttled = shared.throttle_next();
-        shared.count(&service, throttled);
+        shared.count(&service, request.operation(), throttled);
         let response = if throttled {
             throttling_response(&request)
         } else {

@@ -3,32 +3,71 @@ use aws_sdk_iam::Client;
 
 use super::{CountCalls, classify};
 use crate::policy::decode_document;
-use crate::ports::{AttachedPolicy, AwsResult, Change, Iam, Role};
+use crate::ports::{AttachedPolicy, AwsResult, Change, Iam, IamRead, Role};
 
-/// IAM through the SDK.
+/// IAM through the SDK, read-only: it has no method that changes anything, and does not
+/// implement [`Iam`]. What the audit command holds.
 #[derive(Debug, Clone)]
-pub struct IamClient {
+pub struct IamReader {
     client: Client,
 }
 
-impl IamClient {
+/// IAM through the SDK, reads and the two remediating writes: what the function holds.
+#[derive(Debug, Clone)]
+pub struct IamClient {
+    reader: IamReader,
+}
+
+impl IamReader {
     pub fn new(sdk: &SdkConfig) -> Self {
         let conf = aws_sdk_iam::config::Builder::from(sdk)
             .retry_partition(super::retry_partition("iam".to_owned()))
             .interceptor(CountCalls)
             .build();
-        IamClient {
+        IamReader {
             client: Client::from_conf(conf),
+        }
+    }
+}
+
+impl IamClient {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        IamClient {
+            reader: IamReader::new(sdk),
         }
     }
 
     /// Wraps an existing client (for example a mocked one).
     pub fn from_client(client: Client) -> Self {
-        IamClient { client }
+        IamClient {
+            reader: IamReader { client },
+        }
+    }
+
+    fn client(&self) -> &Client {
+        &self.reader.client
     }
 }
 
-impl Iam for IamClient {
+impl IamRead for IamClient {
+    async fn role(&self, name: &str) -> AwsResult<Option<Role>> {
+        self.reader.role(name).await
+    }
+
+    async fn attached_policies(&self, role: &str) -> AwsResult<Vec<AttachedPolicy>> {
+        self.reader.attached_policies(role).await
+    }
+
+    async fn inline_policy_names(&self, role: &str) -> AwsResult<Vec<String>> {
+        self.reader.inline_policy_names(role).await
+    }
+
+    async fn inline_policy(&self, role: &str, policy: &str) -> AwsResult<Option<String>> {
+        self.reader.inline_policy(role, policy).await
+    }
+}
+
+impl IamRead for IamReader {
     async fn role(&self, name: &str) -> AwsResult<Option<Role>> {
         match self.client.get_role().role_name(name).send().await {
             Ok(out) => Ok(out.role.map(|role| Role {
@@ -91,10 +130,12 @@ impl Iam for IamClient {
             Err(e) => Err(classify("iam:GetRolePolicy", &e)),
         }
     }
+}
 
+impl Iam for IamClient {
     async fn detach(&self, role: &str, policy_arn: &str) -> AwsResult<Change> {
         match self
-            .client
+            .client()
             .detach_role_policy()
             .role_name(role)
             .policy_arn(policy_arn)
@@ -111,7 +152,7 @@ impl Iam for IamClient {
 
     async fn delete_inline(&self, role: &str, policy: &str) -> AwsResult<Change> {
         match self
-            .client
+            .client()
             .delete_role_policy()
             .role_name(role)
             .policy_name(policy)

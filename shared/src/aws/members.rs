@@ -2,8 +2,9 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use super::organizations::Organization;
-use super::{EksClients, IamClient, SecurityHub, sts};
+use super::{EksClients, IamClient, IamReader, SecurityHub, sts};
 use crate::accounts::{Connection, Members};
+use crate::findings::NoFindings;
 use crate::ports::AwsResult;
 
 /// Member accounts through STS and Organizations, with the function's own credentials.
@@ -37,18 +38,50 @@ impl Members<IamClient, EksClients, SecurityHub> for OrgMembers {
         _account: &str,
         role_arn: &str,
     ) -> AwsResult<Connection<IamClient, EksClients, SecurityHub>> {
+        let (member, expires) = self.assume(role_arn).await?;
+        Ok(Connection {
+            iam: IamClient::new(&member),
+            eks: EksClients::new(&member, &self.regions),
+            findings: SecurityHub::new(&member),
+            expires,
+        })
+    }
+}
+
+impl OrgMembers {
+    /// The SDK configuration of `role_arn`'s session: the same endpoints, region, retries and
+    /// timeouts; only the credentials differ.
+    async fn assume(&self, role_arn: &str) -> AwsResult<(SdkConfig, std::time::SystemTime)> {
         let credentials = sts::assume_role(&self.sts, role_arn).await?;
         let expires = credentials.expiry().unwrap_or_else(std::time::SystemTime::now);
-        // the same endpoints, region, retries and timeouts; only the credentials differ
         let member = self
             .sdk
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(credentials))
             .build();
+        Ok((member, expires))
+    }
+}
+
+/// Member accounts for the audit command: read-only IAM, no Security Hub.
+#[derive(Debug, Clone)]
+pub struct ReadOnlyMembers(pub OrgMembers);
+
+impl Members<IamReader, EksClients, NoFindings> for ReadOnlyMembers {
+    async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
+        self.0.organization.active_accounts().await
+    }
+
+    async fn connect(
+        &self,
+        _account: &str,
+        role_arn: &str,
+    ) -> AwsResult<Connection<IamReader, EksClients, NoFindings>> {
+        let (member, expires) = self.0.assume(role_arn).await?;
         Ok(Connection {
-            iam: IamClient::new(&member),
-            eks: EksClients::new(&member, &self.regions),
-            findings: SecurityHub::new(&member),
+            iam: IamReader::new(&member),
+            eks: EksClients::new(&member, &self.0.regions),
+            findings: NoFindings,
             expires,
         })
     }

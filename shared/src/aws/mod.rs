@@ -30,8 +30,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use cloudtrail::CloudTrail;
 pub use eks::EksClients;
-pub use iam::IamClient;
-pub use members::OrgMembers;
+pub use iam::{IamClient, IamReader};
+pub use members::{OrgMembers, ReadOnlyMembers};
 pub use organizations::Organization;
 pub use securityhub::SecurityHub;
 pub use sns::SnsTopic;

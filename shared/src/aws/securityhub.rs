@@ -180,3 +180,93 @@ impl Findings for SecurityHub {
         Ok(open)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON the audit command writes and the findings this adapter imports must not drift.
+    #[test]
+    fn the_asff_json_holds_what_the_adapter_imports() {
+        let finding = Finding {
+            id: "eks-node-role-guard/111122223333/node/inline/debug".into(),
+            product_arn: "arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default".into(),
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+            role_arn: "arn:aws:iam::111122223333:role/eks/node".into(),
+            title: "title".into(),
+            description: "description".into(),
+            severity: "HIGH".into(),
+            open: true,
+            created_at: "2026-11-24T00:00:00Z".into(),
+            updated_at: "2026-11-24T01:00:00Z".into(),
+            remediation: "aws iam ...".into(),
+            remediation_url: "https://example.com/runbook".into(),
+            related_requirements: vec!["CIS Amazon EKS Benchmark 5.1.3".into()],
+            types: vec!["Software and Configuration Checks/AWS Security Best Practices".into()],
+            product_fields: [("mode".to_owned(), "dry-run".to_owned())].into(),
+        };
+        let sdk = asff(&finding);
+        let json = finding.to_asff_json();
+        assert_eq!(json["Id"], sdk.id().unwrap_or_default());
+        assert_eq!(json["ProductArn"], sdk.product_arn().unwrap_or_default());
+        assert_eq!(json["GeneratorId"], sdk.generator_id().unwrap_or_default());
+        assert_eq!(json["AwsAccountId"], sdk.aws_account_id().unwrap_or_default());
+        assert_eq!(json["Title"], sdk.title().unwrap_or_default());
+        assert_eq!(json["Description"], sdk.description().unwrap_or_default());
+        assert_eq!(json["CreatedAt"], sdk.created_at().unwrap_or_default());
+        assert_eq!(json["UpdatedAt"], sdk.updated_at().unwrap_or_default());
+        assert_eq!(json["Types"][0], sdk.types()[0].as_str());
+        assert_eq!(
+            json["Severity"]["Label"],
+            sdk.severity()
+                .and_then(|s| s.label())
+                .map(|l| l.as_str())
+                .unwrap_or_default()
+        );
+        assert_eq!(
+            json["RecordState"],
+            sdk.record_state().map(|s| s.as_str()).unwrap_or_default()
+        );
+        let compliance = sdk.compliance().expect("compliance");
+        assert_eq!(
+            json["Compliance"]["Status"],
+            compliance.status().map(|s| s.as_str()).unwrap_or_default()
+        );
+        assert_eq!(
+            json["Compliance"]["RelatedRequirements"][0],
+            compliance.related_requirements()[0].as_str()
+        );
+        let resource = &sdk.resources()[0];
+        assert_eq!(json["Resources"][0]["Id"], resource.id().unwrap_or_default());
+        assert_eq!(json["Resources"][0]["Type"], resource.r#type().unwrap_or_default());
+        assert_eq!(
+            json["Resources"][0]["Details"]["AwsIamRole"]["RoleName"],
+            resource
+                .details()
+                .and_then(|d| d.aws_iam_role())
+                .and_then(|r| r.role_name())
+                .unwrap_or_default()
+        );
+        let recommendation = sdk
+            .remediation()
+            .and_then(|r| r.recommendation())
+            .expect("recommendation");
+        assert_eq!(
+            json["Remediation"]["Recommendation"]["Text"],
+            recommendation.text().unwrap_or_default()
+        );
+        assert_eq!(
+            json["Remediation"]["Recommendation"]["Url"],
+            recommendation.url().unwrap_or_default()
+        );
+        assert_eq!(
+            json["ProductFields"]["mode"],
+            sdk.product_fields()
+                .and_then(|f| f.get("mode"))
+                .map(String::as_str)
+                .unwrap_or_default()
+        );
+    }
+}
