@@ -48,13 +48,7 @@ pub struct Audited<I, E, M> {
 impl<I: IamRead, E: Eks, M: Members<I, E, NoFindings>> Audited<I, E, M> {
     /// Every node role in every audited account, as a dry-run sweep would see it.
     pub async fn audit(&self, config: &Config, progress: &impl Progress) -> Report {
-        let event = EventSummary {
-            id: None,
-            name: "Audit".to_owned(),
-            region: None,
-            actor: None,
-        };
-        let mut report = Report::new(config.mode, Some(self.home.id.clone()), event);
+        let mut report = Report::new(config.mode, Some(self.home.id.clone()), event("Audit"));
         report.outcome = Outcome::SweepCompleted;
         report.index = Some(IndexSource::Scanned);
         let check = Check {
@@ -136,24 +130,13 @@ impl<I: IamRead, E: Eks, M: Members<I, E, NoFindings>> Audited<I, E, M> {
             config,
             home: &self.home.id,
         };
-        let event = EventSummary {
-            id: None,
-            name: "Explain".to_owned(),
-            region: None,
-            actor: None,
-        };
-        let mut report = Report::new(config.mode, Some(acct.id.clone()), event);
+        let mut report = Report::new(config.mode, Some(acct.id.clone()), event("Explain"));
         let facts = AddonFacts::new(std::time::Duration::from_secs(60));
-        let report = match check.assess(acct, &mut report, role, None, None, &facts).await {
-            Ok(None) => report,
-            Ok(Some(_)) => {
-                report.actions = remediate::planned(&report.violations);
-                report.outcome = Outcome::ViolationsFound;
-                report
-            }
-            Err(stop) => finish(report, stop),
-        };
-        Ok(Explanation { trust, report })
+        let verdict = check.assess(acct, &mut report, role, None, None, &facts).await;
+        Ok(Explanation {
+            trust,
+            report: judged(report, verdict),
+        })
     }
 }
 
@@ -224,28 +207,14 @@ async fn audit_account<I: IamRead, E: Eks>(
     let roles = join_all(arns.iter().map(|&arn| async move {
         let (found, facts, limit) = (found_ref, facts_ref, limit_ref);
         let _permit = limit.acquire().await.ok();
-        let event = EventSummary {
-            id: None,
-            name: "Audit".to_owned(),
-            region: None,
-            actor: None,
-        };
-        let mut report = Report::new(config.mode, Some(acct.id.clone()), event);
+        let mut report = Report::new(config.mode, Some(acct.id.clone()), event("Audit"));
         let Some(name) = iam_arn::role_name_from_arn(arn) else {
             return report.finish(Outcome::Ignored, format!("{arn} is not a role ARN"));
         };
         let known = Some((arn, found.index.bindings(arn)));
-        let report = match check.assess(acct, &mut report, name, None, known, facts).await {
-            Ok(None) => report,
-            Ok(Some(_)) => {
-                report.actions = remediate::planned(&report.violations);
-                report.outcome = Outcome::ViolationsFound;
-                report
-            }
-            Err(stop) => finish(report, stop),
-        };
+        let verdict = check.assess(acct, &mut report, name, None, known, facts).await;
+        let mut report = judged(report, verdict);
         // an exempt role is still shown with what it backs
-        let mut report = report;
         if report.nodegroups.is_empty() {
             report.nodegroups = found.index.bindings(arn);
         }
@@ -256,10 +225,27 @@ async fn audit_account<I: IamRead, E: Eks>(
     Ok((acct.id.clone(), roles, found.skipped.clone()))
 }
 
-fn finish(report: Report, stop: Stop) -> Report {
-    match stop {
-        Stop::Outcome(outcome, reason) => report.finish(outcome, reason),
-        Stop::Transient(..) => {
+fn event(name: &str) -> EventSummary {
+    EventSummary {
+        id: None,
+        name: name.to_owned(),
+        region: None,
+        actor: None,
+    }
+}
+
+/// The report of a checked role: what enforce would do when it has violations, and why the
+/// check stopped when it did (a transient failure included: an audit is not retried).
+fn judged(mut report: Report, verdict: Result<Option<crate::rules::RoleState>, Stop>) -> Report {
+    match verdict {
+        Ok(None) => report,
+        Ok(Some(_)) => {
+            report.actions = remediate::planned(&report.violations);
+            report.outcome = Outcome::ViolationsFound;
+            report
+        }
+        Err(Stop::Outcome(outcome, reason)) => report.finish(outcome, reason),
+        Err(stop @ Stop::Transient(..)) => {
             let reason = stop.reason();
             report.finish(Outcome::Failed, reason)
         }

@@ -662,23 +662,9 @@ impl Drop for LambdaWatch {
     }
 }
 
-/// `target/<profile>/node-role-remediator`, next to this test's own `deps/` directory.
 /// The `eks-node-role-guard` command built next to the test binaries.
 pub fn cli_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test binary has no target directory")?;
-    let binary = profile_dir.join("eks-node-role-guard");
-    if binary.exists() {
-        Ok(binary)
-    } else {
-        Err(anyhow!(
-            "{} is missing: build it first (`cargo build -p eks-node-role-guard`; `make test` does)",
-            binary.display()
-        ))
-    }
+    built_binary("eks-node-role-guard")
 }
 
 /// What one run of the command printed, and its exit code.
@@ -726,17 +712,22 @@ pub fn run_cli_env(args: &[&str], env: &[(&str, &str)]) -> Result<CliRun> {
 }
 
 pub fn function_binary() -> Result<PathBuf> {
+    built_binary("node-role-remediator")
+}
+
+/// `target/<profile>/<package>`, next to this test's own `deps/` directory.
+fn built_binary(package: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .context("test binary has no target directory")?;
-    let binary = profile_dir.join("node-role-remediator");
+    let binary = profile_dir.join(package);
     if binary.exists() {
         Ok(binary)
     } else {
         Err(anyhow!(
-            "{} is missing: build it first (`cargo build -p node-role-remediator`; `make test` does)",
+            "{} is missing: build it first (`cargo build -p {package}`; `make test` does)",
             binary.display()
         ))
     }
