@@ -21,7 +21,7 @@ test: tools fmt-check clippy lint-template
 	cargo test --workspace
 	$(VENV)/bin/python -m unittest discover -s tests/template -v
 
-## lint-template: cfn-lint on the SAM template (SAM transform included), then checkov's security
+## lint-template: cfn-lint on the SAM template (SAM transform included) and member.yaml, then checkov's security
 ##                checks offline (zero failed; each skip carries its reason in the template)
 CHECKOV_VENV := $(CURDIR)/.venv-checkov
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
@@ -29,8 +29,8 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --disable-pip-version-check --quiet --requirement requirements-checkov.txt
 	touch $@
 lint-template: tools $(CHECKOV_VENV)/.installed
-	$(VENV)/bin/cfn-lint template.yaml
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(VENV)/bin/cfn-lint template.yaml member.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --file member.yaml --framework cloudformation --skip-download --compact --quiet
 
 fmt-check:
 	cargo fmt --all -- --check

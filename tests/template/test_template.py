@@ -34,6 +34,8 @@ PATTERN_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
 # The rules that invoke the function, and those that send tamper alerts to the topic.
 FUNCTION_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule")
 TAMPER_RULES = ("TamperAlertRule", "TamperWatchRule")
+# The central kind's rules on its organization event bus, which also invoke the function.
+CENTRAL_RULES = ("CentralIamPolicyChangeRule", "CentralEksCreateNodegroupRule")
 ALARMS = ("FunctionErrorsAlarm", "FunctionThrottlesAlarm", "DeadLettersAlarm", "HeartbeatAlarm")
 EMF_RS = ROOT / "shared" / "src" / "emf.rs"
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
@@ -82,7 +84,16 @@ def role_statements(template, logical_id="RemediatorRole"):
             "Roles", []
         ):
             documents.append(props["PolicyDocument"])
-    return [statement for document in documents for statement in document["Statement"]]
+    return [s for document in documents for s in map(present, document["Statement"]) if s is not None]
+
+
+def present(statement):
+    """A statement as deployed when its condition holds (`!If [Cond, statement, !Ref AWS::NoValue]`,
+    used for the central kind's extra statements); `None` for a bare NoValue."""
+    if isinstance(statement, dict) and "Fn::If" in statement:
+        _, when_true, _ = statement["Fn::If"]
+        return None if when_true == {"Ref": "AWS::NoValue"} else when_true
+    return statement
 
 
 def iam_actions_by_service():
@@ -639,7 +650,7 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
             if "*" in as_list(statement["Resource"]):
                 self.assertIn(
                     as_list(statement["Action"]),
-                    (["eks:ListClusters"], ["cloudtrail:DescribeTrails"]),
+                    (["eks:ListClusters"], ["cloudtrail:DescribeTrails"], ["organizations:ListAccounts"]),
                     statement.get("Sid"),
                 )
 
@@ -813,7 +824,8 @@ class Structure(unittest.TestCase):
         self.assertEqual(statement["Action"], "sqs:SendMessage")
         self.assertEqual(
             statement["Condition"]["ArnEquals"]["aws:SourceArn"],
-            [{"Fn::GetAtt": [r, "Arn"]} for r in FUNCTION_RULES + TAMPER_RULES],
+            [{"Fn::GetAtt": [r, "Arn"]} for r in FUNCTION_RULES + TAMPER_RULES]
+            + [{"Fn::If": ["IsCentral", {"Fn::GetAtt": [r, "Arn"]}, {"Ref": "AWS::NoValue"}]} for r in CENTRAL_RULES],
         )
         invoke = self.resources["RemediatorInvokeConfig"]["Properties"]
         self.assertEqual(invoke["MaximumRetryAttempts"], 2)
@@ -979,7 +991,12 @@ class Structure(unittest.TestCase):
 
     def test_forwarder_and_main_resources_carry_their_conditions(self):
         conditions = self.template["Conditions"]
-        self.assertEqual(conditions["IsMain"], {"Fn::Equals": [{"Ref": "DeploymentKind"}, "main"]})
+        # "main" conditions every stack that runs the function: main and central
+        self.assertEqual(
+            conditions["IsMain"],
+            {"Fn::Or": [{"Fn::Equals": [{"Ref": "DeploymentKind"}, "main"]}, {"Condition": "IsCentral"}]},
+        )
+        self.assertEqual(conditions["IsCentral"], {"Fn::Equals": [{"Ref": "DeploymentKind"}, "central"]})
         self.assertEqual(conditions["IsForwarder"], {"Fn::Equals": [{"Ref": "DeploymentKind"}, "forwarder"]})
         # HasNotificationEmail implies IsMain
         self.assertIn({"Condition": "IsMain"}, conditions["HasNotificationEmail"]["Fn::And"])
@@ -988,7 +1005,14 @@ class Structure(unittest.TestCase):
         for logical_id, resource in self.resources.items():
             if logical_id not in forwarder:
                 with self.subTest(resource=logical_id):
-                    self.assertIn(resource.get("Condition"), ("IsMain", "HasNotificationEmail", "HasHeartbeat"))
+                    self.assertIn(
+                        resource.get("Condition"), ("IsMain", "IsCentral", "HasNotificationEmail", "HasHeartbeat")
+                    )
+        central = {k for k, r in self.resources.items() if r.get("Condition") == "IsCentral"}
+        self.assertEqual(
+            central,
+            {"CentralEventBus", "CentralEventBusPolicy", *CENTRAL_RULES, *(f"{r}Permission" for r in CENTRAL_RULES)},
+        )
 
     def test_forwarder_sends_the_same_events_to_the_main_default_bus(self):
         rule = self.resources["ForwardingRule"]["Properties"]
@@ -1003,7 +1027,8 @@ class Structure(unittest.TestCase):
     def test_main_outside_us_east_1_is_refused(self):
         rule = self.template["Rules"]["MainStackNeedsUsEast1"]
         self.assertEqual(rule["Assertions"][0]["Assert"], {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]})
-        self.assertIn({"Fn::Equals": [{"Ref": "DeploymentKind"}, "main"]}, rule["RuleCondition"]["Fn::And"])
+        kinds = {"Fn::Or": [{"Fn::Equals": [{"Ref": "DeploymentKind"}, k]} for k in ("main", "central")]}
+        self.assertIn(kinds, rule["RuleCondition"]["Fn::And"])
         self.assertIn({"Fn::Equals": [{"Ref": "AllowNonUsEast1"}, "false"]}, rule["RuleCondition"]["Fn::And"])
 
     def test_nothing_is_hard_coded(self):
