@@ -63,6 +63,12 @@ deploy-cargo-lambda: build
 local: tools
 	bash scripts/local.sh
 
+## demo-org: organization mode locally: three member accounts and an outsider in one emulator,
+##           the function as a central deployment, an event, an outsider's event and a sweep
+.PHONY: demo-org
+demo-org: tools
+	bash scripts/demo-org.sh
+
 ## audit-demo: the read-only audit command on the demo account: table, explain, and the HTML,
 ##             Markdown, JSON and ASFF reports under .demo/
 .PHONY: audit-demo
