@@ -86,6 +86,11 @@ demo: tools
 ##        BENCH_THROTTLE (default 0.3 0.5): time to success, Lambda attempts, HTTP requests per event.
 BENCH_LATENCIES ?= 0 50
 BENCH_THROTTLE ?= 0.3 0.5
+##        Then organization mode (scripts/bench_org.py): one central function sweeping each number of
+##        member accounts in BENCH_ORG (default 5 20 50), +50 ms per request; empty skips it.
+BENCH_ORG ?= 5 20 50
+comma := ,
+space := $(subst ,, )
 BENCH_ARGS ?=
 .PHONY: bench
 bench: tools
@@ -98,3 +103,7 @@ bench: tools
 	  $(VENV)/bin/python scripts/bench.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
 	    --throttle $$f --out bench-results/bench-throttle-$$f.json $(BENCH_ARGS) || exit 1; \
 	done
+	@if [ -n "$(strip $(BENCH_ORG))" ]; then \
+	  $(VENV)/bin/python scripts/bench_org.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
+	    --accounts $(subst $(space),$(comma),$(strip $(BENCH_ORG))) --out bench-results/bench-org.json || exit 1; \
+	fi
