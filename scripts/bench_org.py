@@ -23,7 +23,6 @@ Run from the repository root with the project virtualenv (`make bench` runs it w
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -40,7 +39,6 @@ import bench  # noqa: E402  (the same harness: processes, proxies, the function,
 ROOT = bench.ROOT
 CENTRAL = "123456789012"
 MEMBER_ROLE = "eks-node-role-guard-member"
-ORG_PAGE = 20  # ListAccounts page size (the SDK paginator's default MaxResults)
 EC2_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 ROOT_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -97,7 +95,7 @@ def seed_member(endpoint, account, regions, clusters, unrelated):
     return account
 
 
-def org_minimum(minimums, members, guarded):
+def org_minimum(minimums, members, list_pages):
     """The fewest calls an organization sweep needs: each member's sweep without its own summary,
     one AssumeRole per member, the ListAccounts pages, the blind check, one summary."""
     total = {}
@@ -107,7 +105,7 @@ def org_minimum(minimums, members, guarded):
         total["sns:Publish"] -= 1
     total["sns:Publish"] = total.get("sns:Publish", 0) + 1
     total["sts:AssumeRole"] = members
-    total["organizations:ListAccounts"] = max(1, math.ceil(guarded / ORG_PAGE))
+    total["organizations:ListAccounts"] = list_pages
     total["cloudtrail:DescribeTrails"] = 1
     return total
 
@@ -148,7 +146,9 @@ def scenario(args, procs, n, out):
         minimums.append(bench.Minimums(inv, regions))
         violating += sum(1 for e in inv["roles"].values() if bench.violations(e))
     guarded = n + 1
-    minimum = org_minimum(minimums, n, guarded)
+    # ListAccounts pages as this server pages them (the function asks without MaxResults)
+    list_pages = sum(1 for _ in org.get_paginator("list_accounts").paginate())
+    minimum = org_minimum(minimums, n, list_pages)
 
     proxy = bench.Proxy(moto_port, args.latency_ms / 1000.0).start()
     watch_port = bench.free_port()

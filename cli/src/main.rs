@@ -314,13 +314,15 @@ impl Progress for Bar {
         }
     }
 
-    fn found(&self, account: &str, roles: usize) {
+    fn found(&self, account: &str, regions: usize, clusters: usize, roles: usize) {
         if let Some(bar) = &self.0 {
             bar.inc_length(roles as u64);
             if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} node roles") {
                 bar.set_style(style);
             }
-            bar.set_message(format!("account {account}: checking"));
+            bar.set_message(format!(
+                "account {account}: {regions} region(s), {clusters} cluster(s) with nodes; checking"
+            ));
         }
     }
 

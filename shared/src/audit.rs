@@ -29,8 +29,9 @@ const ROLE_CONCURRENCY: usize = 4;
 pub trait Progress: Send + Sync {
     /// Discovery starts in `account`.
     fn discovering(&self, _account: &str) {}
-    /// `roles` node roles found in `account`, about to be checked.
-    fn found(&self, _account: &str, _roles: usize) {}
+    /// Discovery in `account` searched `regions` and found `clusters` clusters with `roles` node
+    /// roles, about to be checked.
+    fn found(&self, _account: &str, _regions: usize, _clusters: usize, _roles: usize) {}
     /// One role checked.
     fn checked(&self, _account: &str, _role: &str) {}
 }
@@ -200,7 +201,12 @@ async fn audit_account<I: IamRead, E: Eks>(
     let found = Arc::new(found);
     acct.index.store(Arc::clone(&found)).await;
     let arns: Vec<&str> = found.index.role_arns().collect();
-    progress.found(&acct.id, arns.len());
+    let clusters: BTreeSet<(String, String)> = arns
+        .iter()
+        .flat_map(|arn| found.index.bindings(arn))
+        .map(|b| (b.region().to_owned(), b.cluster().to_owned()))
+        .collect();
+    progress.found(&acct.id, config.scan_regions.len(), clusters.len(), arns.len());
     let facts = AddonFacts::new(std::time::Duration::from_secs(900));
     let limit = Semaphore::new(ROLE_CONCURRENCY);
     let (found_ref, facts_ref, limit_ref) = (&found, &facts, &limit);
