@@ -3,7 +3,8 @@
 # and an outsider, the real function under `cargo lambda watch` as a central deployment
 # (MEMBER_ROLE_NAME, ACCOUNTS=organization, enforce), an event from member A, one from the
 # outsider, and a sweep over the organization, with the notifications read back from the
-# central topic's SQS subscriber. Run by `make demo-org`. Writes only under .demo/.
+# central topic's SQS subscriber; then checks that the story happened (exit 1 if not).
+# Run by `make demo-org`. Needs no stdin; writes only under .demo/ (org-*); leaves no process behind.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,14 +15,18 @@ DEMO="$ROOT/.demo"
 FUNCTION=node-role-remediator
 START=$SECONDS
 mkdir -p "$DEMO"
+rm -f "$DEMO"/org-*
 
 # shellcheck source=scripts/emulator.sh
 source "$ROOT/scripts/emulator.sh"
 MOTO_PGID=""
 WATCH_PGID=""
+INVOKE_PID=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  # `timeout` passes the signal on to the invoke it runs
+  [[ -z "$INVOKE_PID" ]] || kill -TERM "$INVOKE_PID" 2>/dev/null || true
   stop_group "$WATCH_PGID"
   stop_group "$MOTO_PGID"
   exit "$rc"
@@ -39,19 +44,32 @@ org() { "$PY" scripts/org_seed.py --endpoint "$ENDPOINT" "$@"; }
 
 banner "Local AWS (moto) with an organization"
 start_moto "$DEMO/org-moto.log"
+echo "moto_server on $ENDPOINT (log: .demo/org-moto.log)"
 org seed | tee "$DEMO/org-seed.out"
 IDS="$(sed -n 's/^IDS=//p' "$DEMO/org-seed.out")"
 OUTSIDER="$(sed -n 's/^OUTSIDER=//p' "$DEMO/org-seed.out")"
 TOPIC_ARN="$(sed -n 's/^TOPIC_ARN=//p' "$DEMO/org-seed.out")"
 QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$DEMO/org-seed.out")"
+[[ -n "$IDS" && -n "$TOPIC_ARN" && -n "$QUEUE_URL" ]] || { echo "error: org_seed.py printed no IDS/TOPIC_ARN/QUEUE_URL" >&2; exit 1; }
 IFS=, read -r A B C <<<"$IDS"
-echo "central account 123456789012 (the function's); members A=$A B=$B C=$C; outsider $OUTSIDER"
+echo "central account 123456789012 (the function's, the organization's management account);"
+echo "members A=$A B=$B C=$C (created with organizations:CreateAccount); outsider $OUTSIDER (not in the organization)"
+echo "each account has node role eks-node-app in cluster apps (us-east-1); the topic and its SQS subscriber are central"
 
 banner "Before"
-org show "$A" "$B" "$C" "$OUTSIDER"
+org show "$A" "$B" "$C" "$OUTSIDER" --json "$DEMO/org-before.json"
 
+# `cargo lambda watch` runs `cargo run --bin node-role-remediator` on the first invocation; building
+# it here first keeps that compile out of the invoke timeout and stops on a build error.
 banner "Build the function (cargo build --bin $FUNCTION)"
-cargo build --quiet --bin "$FUNCTION"
+build_start=$SECONDS
+echo "building... (a cold build takes several minutes; log: .demo/org-build.log)"
+if ! cargo build --bin "$FUNCTION" </dev/null >"$DEMO/org-build.log" 2>&1; then
+  echo "error: the function does not build; last lines of .demo/org-build.log:" >&2
+  tail -n 40 "$DEMO/org-build.log" >&2
+  exit 1
+fi
+echo "built in $((SECONDS - build_start))s"
 
 banner "The function as a central deployment (cargo lambda watch, MODE=enforce)"
 env_file="$DEMO/org.env"
@@ -67,48 +85,97 @@ setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-p
   --env-file "$env_file" </dev/null >"$DEMO/org-watch.log" 2>&1 &
 WATCH_PGID=$!
 wait_port "$port" "$WATCH_PGID" 120 "$DEMO/org-watch.log"
-grep -E "MEMBER_ROLE_NAME|ACCOUNTS" "$env_file"
+echo "function emulator on 127.0.0.1:$port (log: .demo/org-watch.log), environment:"
+grep -E "^(MODE|MEMBER_ROLE_NAME|ACCOUNTS|ACCOUNT_CONCURRENCY|SCAN_REGIONS)=" "$env_file" | sed 's/^/  /'
+echo "For an event from member X the function assumes arn:aws:iam::X:role/eks-node-role-guard-member"
+echo "(moto maps those credentials onto account X) and acts in X; notifications go to the central topic."
 
 invoke() {
-  local name="$1" file="$2"
+  local name="$1" file="$2" rc=0
+  # in the background + wait, so INT/TERM reach the trap at once instead of after the invoke
   timeout 600 cargo lambda invoke "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --data-file "$file" </dev/null >"$DEMO/org-$name.json" 2>"$DEMO/org-$name.err" || {
-    echo "error: invoke $name failed:" >&2
-    cat "$DEMO/org-$name.err" >&2
+    --data-file "$file" </dev/null >"$DEMO/org-$name.json" 2>"$DEMO/org-$name.err" &
+  INVOKE_PID=$!
+  wait "$INVOKE_PID" || rc=$?
+  INVOKE_PID=""
+  if ((rc != 0)); then
+    echo "error: invoke $name failed (exit $rc; log: .demo/org-watch.log):" >&2
+    cat "$DEMO/org-$name.err" "$DEMO/org-$name.json" >&2
     exit 1
-  }
+  fi
   "$PY" scripts/seed.py report "$DEMO/org-$name.json"
 }
 
 banner "AdministratorAccess attached in member A: the event"
 "$PY" scripts/org_seed.py event "$A" events/attach-admin-to-node-role.json >"$DEMO/org-in-a.json"
 invoke event-a "$DEMO/org-in-a.json"
-echo "After the event (A remediated through its member role; B, C and the outsider untouched):"
-org show "$A" "$B" "$C" "$OUTSIDER"
+echo
+echo "After the event (A remediated through its member role; the same-named role in B, C and the"
+echo "outsider untouched):"
+org show "$A" "$B" "$C" "$OUTSIDER" --json "$DEMO/org-after-event.json"
 
 banner "The same event from an account outside the organization"
 "$PY" scripts/org_seed.py event "$OUTSIDER" events/attach-admin-to-node-role.json >"$DEMO/org-in-outsider.json"
 invoke event-outsider "$DEMO/org-in-outsider.json"
 
 banner "The scheduled sweep over the organization"
+echo "(the event's account is the central one: the sweep covers every guarded account)"
 invoke sweep events/scheduled-sweep.json
 "$PY" - "$DEMO/org-sweep.json" <<'EOP'
 import json, sys
 report = json.load(open(sys.argv[1]))
-print("per account:")
+print("per account (the Report's `accounts`):")
 for line in report.get("accounts", []):
     if line.get("reason"):
         print(f"  {line['account']}: NOT SWEPT: {line['reason']}")
     else:
         print(f"  {line['account']}: {line['roles']} node role(s), {line['needed_action']} needed action")
+print("per role (each role report carries its account):")
+for r in report.get("roles", []):
+    done = [f"{a['action']} {a['policy_name']} -> {a['result']['status']}" for a in r.get("actions") or []]
+    print(f"  {r.get('account')} {(r.get('role') or {}).get('name')}: {r['outcome']}" + (f" ({'; '.join(done)})" if done else ""))
 print("AWS calls:", ", ".join(f"{k} {v}" for k, v in sorted(report["api_calls"].items())))
 EOP
 
 banner "After"
-org show "$A" "$B" "$C" "$OUTSIDER"
+org show "$A" "$B" "$C" "$OUTSIDER" --json "$DEMO/org-after.json"
 
 banner "Notifications received by the central topic's SQS subscriber"
-"$PY" scripts/seed.py --endpoint "$ENDPOINT" drain --queue-url "$QUEUE_URL" --no-text
+"$PY" scripts/seed.py --endpoint "$ENDPOINT" drain --queue-url "$QUEUE_URL" --no-text | tee "$DEMO/org-notifications.out"
+
+banner "Checks"
+"$PY" - "$DEMO" "$A" "$B" "$C" "$OUTSIDER" <<'EOP'
+import json, re, sys
+from pathlib import Path
+
+demo, a, b, c, outsider = Path(sys.argv[1]), *sys.argv[2:]
+central = "123456789012"
+load = lambda name: json.loads((demo / name).read_text())
+before, after_event, after = load("org-before.json"), load("org-after-event.json"), load("org-after.json")
+event_a, event_out, sweep = load("org-event-a.json"), load("org-event-outsider.json"), load("org-sweep.json")
+notes = (demo / "org-notifications.out").read_text()
+attributes = re.findall(r"^    Attributes: (.*)$", notes, re.M)
+lines = {line["account"]: line for line in sweep.get("accounts", [])}
+checks = [
+    ("the event from A remediated A's role", event_a.get("outcome") == "remediated" and event_a.get("account") == a
+     and "AdministratorAccess" in before[a]["managed"] and "AdministratorAccess" not in after_event[a]["managed"]),
+    ("the event left B, C and the outsider as they were",
+     all(after_event[x] == before[x] for x in (b, c, outsider))),
+    ("the outsider's event was ignored", event_out.get("outcome") == "ignored"),
+    ("the sweep completed", sweep.get("outcome") == "sweep_completed"),
+    ("the sweep has one line per guarded account, none failed",
+     set(lines) == {central, a, b, c} and not any(l.get("reason") for l in lines.values())),
+    ("the sweep remediated B and C, not the outsider",
+     "AmazonS3FullAccess" not in after[b]["managed"] and not after[c]["inline"]
+     and after[outsider] == before[outsider]),
+    ("the summary reached the central topic's subscriber",
+     any("outcome=sweep_completed" in x and f"account={central}" in x for x in attributes)),
+    ("no notification about the outsider", not any(f"account={outsider}" in x for x in attributes)),
+]
+for name, ok in checks:
+    print(f"  {'ok  ' if ok else 'FAIL'} {name}")
+sys.exit(0 if all(ok for _, ok in checks) else 1)
+EOP
 
 echo
 echo "demo-org finished in $((SECONDS - START))s; Reports and logs are in .demo/org-*"

@@ -5,6 +5,7 @@
                                         with node role eks-node-app in cluster apps (us-east-1);
                                         prints IDS=..., OUTSIDER=..., TOPIC_ARN=..., QUEUE_URL=...
   org_seed.py --endpoint URL show ID... the node role's policies in each account
+                                        (--json FILE: also {account: {managed, inline}})
   org_seed.py event ACCOUNT FILE        events/attach-admin-to-node-role.json from ACCOUNT, on eks-node-app
 
 moto maps the credentials AssumeRole returns for a role in another account onto that account,
@@ -83,13 +84,17 @@ def seed(endpoint):
     print(f"QUEUE_URL={queue}")
 
 
-def show(endpoint, accounts):
+def show(endpoint, accounts, json_path=None):
+    state = {}
     for account in accounts:
         iam = session(endpoint, account).client("iam", endpoint_url=endpoint)
         managed = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"]]
         inline = iam.list_role_policies(RoleName=ROLE)["PolicyNames"]
+        state[account] = {"managed": managed, "inline": inline}
         extra = [p for p in managed if p not in BASELINE]
         print(f"  {account} {ROLE}: baseline + {', '.join(extra + [f'inline {i}' for i in inline]) or 'nothing else'}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(state, indent=2))
 
 
 def event(account, path):
@@ -103,13 +108,14 @@ def event(account, path):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint")
+    parser.add_argument("--json", metavar="FILE", help="show: also write {account: {managed, inline}} to FILE")
     parser.add_argument("command", choices=["seed", "show", "event"])
     parser.add_argument("args", nargs="*")
     a = parser.parse_args()
     if a.command == "seed":
         seed(a.endpoint)
     elif a.command == "show":
-        show(a.endpoint, a.args)
+        show(a.endpoint, a.args, a.json)
     else:
         event(*a.args)
 
