@@ -13,16 +13,7 @@ mkdir -p "$DEMO"
 
 # shellcheck source=scripts/emulator.sh
 source "$ROOT/scripts/emulator.sh"
-MOTO_PGID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_group "$MOTO_PGID"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 echo "==== building the command (cargo build -p eks-node-role-guard) ===="
 cargo build --quiet -p eks-node-role-guard

@@ -19,27 +19,8 @@ rm -f "$DEMO"/org-*
 
 # shellcheck source=scripts/emulator.sh
 source "$ROOT/scripts/emulator.sh"
-MOTO_PGID=""
-WATCH_PGID=""
-INVOKE_PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  # `timeout` passes the signal on to the invoke it runs
-  [[ -z "$INVOKE_PID" ]] || kill -TERM "$INVOKE_PID" 2>/dev/null || true
-  stop_group "$WATCH_PGID"
-  stop_group "$MOTO_PGID"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
-STEP=0
-banner() {
-  STEP=$((STEP + 1))
-  printf '\n==== %d. %s ====\n' "$STEP" "$*"
-}
 org() { "$PY" scripts/org_seed.py --endpoint "$ENDPOINT" "$@"; }
 
 banner "Local AWS (moto) with an organization"
@@ -92,12 +73,8 @@ echo "(moto maps those credentials onto account X) and acts in X; notifications 
 
 invoke() {
   local name="$1" file="$2" rc=0
-  # in the background + wait, so INT/TERM reach the trap at once instead of after the invoke
-  timeout 600 cargo lambda invoke "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --data-file "$file" </dev/null >"$DEMO/org-$name.json" 2>"$DEMO/org-$name.err" &
-  INVOKE_PID=$!
-  wait "$INVOKE_PID" || rc=$?
-  INVOKE_PID=""
+  invoke_function 600 "$DEMO/org-$name.json" "$DEMO/org-$name.err" \
+    "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$port" --data-file "$file" || rc=$?
   if ((rc != 0)); then
     echo "error: invoke $name failed (exit $rc; log: .demo/org-watch.log):" >&2
     cat "$DEMO/org-$name.err" "$DEMO/org-$name.json" >&2

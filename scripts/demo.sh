@@ -21,28 +21,7 @@ rm -f "$DEMO"/*.log "$DEMO"/*.env "$DEMO"/*.json "$DEMO"/*.out "$DEMO"/*.err
 # shellcheck source=scripts/emulator.sh
 source "$ROOT/scripts/emulator.sh"
 
-MOTO_PGID=""
-WATCH_PGID=""
-INVOKE_PID=""
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  # `timeout` passes the signal on to the invoke it runs
-  [[ -z "$INVOKE_PID" ]] || kill -TERM "$INVOKE_PID" 2>/dev/null || true
-  stop_group "$WATCH_PGID"
-  stop_group "$MOTO_PGID"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-STEP=0
-banner() {
-  STEP=$((STEP + 1))
-  printf '\n==== %d. %s ====\n' "$STEP" "$*"
-}
+stop_on_exit
 
 # An error from the function is part of the demo; a dead emulator or runtime emulator is not:
 # stop with its log. still_running NAME PGID LOG
@@ -131,12 +110,8 @@ run_mode() {
       printf '\n-- %s [%s]\n' "$name" "$mode"
     fi
     rc=0
-    # in the background + wait, so INT/TERM reach the trap at once instead of after the invoke
-    timeout "$limit" cargo lambda invoke "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$port" \
-      "${data[@]}" </dev/null >"$out" 2>"$err" &
-    INVOKE_PID=$!
-    wait "$INVOKE_PID" || rc=$?
-    INVOKE_PID=""
+    invoke_function "$limit" "$out" "$err" \
+      "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$port" "${data[@]}" || rc=$?
     if ((rc == 0)); then
       "$PY" scripts/seed.py report "$out" || echo "  (could not summarise .demo/$mode-$name.json)"
     elif ((rc == 124)); then

@@ -1,5 +1,5 @@
-# Shared by scripts/demo.sh and scripts/local.sh: process-group helpers and the local emulator.
-# Source it after setting ROOT and PY (the virtualenv's python).
+# Shared by the demo and local scripts: process-group helpers, the local emulator, the function
+# under the runtime emulator. Source it after setting ROOT and PY (the virtualenv's python).
 
 # Each background service runs in its own session (setsid), so its process group id is its pid
 # and `kill -- -PGID` ends it together with every child it started.
@@ -15,6 +15,50 @@ stop_group() {
     sleep 0.1
   done
   kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pgid" 2>/dev/null || true
+}
+
+# What the scripts start, stopped by stop_all: the moto server's and `cargo lambda watch`'s
+# process groups, and the `cargo lambda invoke` in flight.
+MOTO_PGID=""
+WATCH_PGID=""
+INVOKE_PID=""
+
+# stop_all: stops what is running and exits with the script's status.
+stop_all() {
+  local rc=$?
+  trap - EXIT INT TERM
+  # `timeout` passes the signal on to the invoke it runs
+  [[ -z "$INVOKE_PID" ]] || kill -TERM "$INVOKE_PID" 2>/dev/null || true
+  stop_group "$WATCH_PGID"
+  stop_group "$MOTO_PGID"
+  exit "$rc"
+}
+
+# stop_on_exit: stop_all when the script ends, fails or is interrupted.
+stop_on_exit() {
+  trap stop_all EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+STEP=0
+# banner TEXT: a numbered step heading.
+banner() {
+  STEP=$((STEP + 1))
+  printf '\n==== %d. %s ====\n' "$STEP" "$*"
+}
+
+# invoke_function LIMIT OUT ERR ARG...: `cargo lambda invoke ARG...` for at most LIMIT seconds,
+# stdout to OUT and stderr to ERR; its exit status. It runs in the background and is waited for,
+# so INT/TERM reach the script's trap at once instead of after the invoke.
+invoke_function() {
+  local limit="$1" out="$2" err="$3" rc=0
+  shift 3
+  timeout "$limit" cargo lambda invoke "$@" </dev/null >"$out" 2>"$err" &
+  INVOKE_PID=$!
+  wait "$INVOKE_PID" || rc=$?
+  INVOKE_PID=""
+  return "$rc"
 }
 
 free_port() {

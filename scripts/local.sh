@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make local`: the function under `cargo lambda watch` on 127.0.0.1:9000, against a moto server
 # seeded with the demo account, in the foreground until Ctrl-C (which stops both). From another
-# terminal: `cargo lambda invoke node-role-remediator --data-file events/<file>.json`.
+# terminal: `cargo lambda invoke node-role-remediator --invoke-address 127.0.0.1 --data-file events/<file>.json`.
 # MODE=enforce make local   runs it in enforce mode; writes only under .local/.
 set -euo pipefail
 
@@ -15,10 +15,7 @@ mkdir -p "$LOCAL"
 
 # shellcheck source=scripts/emulator.sh
 source "$ROOT/scripts/emulator.sh"
-MOTO_PGID=""
-trap 'stop_group "$MOTO_PGID"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$INVOKE_PORT") 2>/dev/null; then
   echo "error: port $INVOKE_PORT is in use (another cargo lambda watch?); set INVOKE_PORT" >&2
@@ -37,7 +34,7 @@ cat <<MSG
 moto on $ENDPOINT (seeded: .local/seed.out), MODE=${MODE:-dry-run}, configuration in .local/function.env.
 Starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT; the first invoke builds the function.
 In another terminal:
-  cargo lambda invoke node-role-remediator --data-file events/attach-admin-to-node-role.json
+  cargo lambda invoke node-role-remediator --invoke-address 127.0.0.1 --invoke-port $INVOKE_PORT --data-file events/attach-admin-to-node-role.json
   .venv/bin/python scripts/seed.py --endpoint $ENDPOINT drain --queue-url $QUEUE_URL
 Ctrl-C stops the function and the emulator.
 
