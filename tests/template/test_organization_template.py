@@ -14,9 +14,7 @@ Run from the repository root:
 """
 
 import json
-import os
 import re
-import socket
 import subprocess
 import time
 import unittest
@@ -32,7 +30,6 @@ from test_template import (
     SDK_CALL,
     VENV_BIN,
     as_list,
-    free_port,
     iam_actions_by_service,
     load_template,
     normalised,
@@ -40,6 +37,8 @@ from test_template import (
     pascal,
     resolve,
     role_statements,
+    start_moto,
+    stop_moto,
     sub_text,
 )
 
@@ -342,25 +341,7 @@ class OrganizationByDelivery(unittest.TestCase):
     def setUpClass(cls):
         import boto3
 
-        port = free_port()
-        cls.server = subprocess.Popen(
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=dict(os.environ, AWS_DEFAULT_REGION="us-east-1"),
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if cls.server.poll() is not None or time.monotonic() > deadline:
-                    cls.server.kill()
-                    cls.server.wait()
-                    raise RuntimeError("moto_server did not start")
-                time.sleep(0.1)
-        cls.endpoint = f"http://127.0.0.1:{port}"
+        cls.server, cls.endpoint = start_moto()
         cls.central = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )
@@ -378,12 +359,7 @@ class OrganizationByDelivery(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.terminate()
-        try:
-            cls.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            cls.server.kill()
-            cls.server.wait()
+        stop_moto(cls.server)
 
     def queue(self, sqs, name):
         url = sqs.create_queue(QueueName=name)["QueueUrl"]

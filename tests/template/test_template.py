@@ -180,6 +180,37 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def start_moto():
+    """A moto server on a free loopback port, answering. -> (process, endpoint URL)"""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, AWS_DEFAULT_REGION="us-east-1"),
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return server, f"http://127.0.0.1:{port}"
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                server.wait()
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+
+
+def stop_moto(server):
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 class Lint(unittest.TestCase):
     def test_cfn_lint_passes(self):
         # Given the template, when cfn-lint (SAM transform included) checks it, then it is clean.
@@ -230,41 +261,17 @@ class EventPatternsByDelivery(unittest.TestCase):
     def setUpClass(cls):
         import boto3
 
-        port = free_port()
-        env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
-        cls.server = subprocess.Popen(
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if cls.server.poll() is not None or time.monotonic() > deadline:
-                    cls.server.kill()
-                    cls.server.wait()
-                    raise RuntimeError("moto_server did not start")
-                time.sleep(0.1)
+        cls.server, endpoint = start_moto()
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )
-        endpoint = f"http://127.0.0.1:{port}"
         cls.events = session.client("events", endpoint_url=endpoint)
         cls.sqs = session.client("sqs", endpoint_url=endpoint)
         cls.cloudwatch = session.client("cloudwatch", endpoint_url=endpoint)
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.terminate()
-        try:
-            cls.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            cls.server.kill()
-            cls.server.wait()
+        stop_moto(cls.server)
 
     def create_rule_with_queue(self, logical_id, pattern):
         suffix = uuid.uuid4().hex[:8]
