@@ -122,6 +122,9 @@ pub enum EnterError {
     },
 }
 
+/// How old the account list must be before an unknown account makes it be asked again.
+const RELIST_AFTER: Duration = Duration::from_secs(60);
+
 /// The member accounts of a central deployment, with one connection per account.
 pub struct Accounts<I, E, F, M> {
     members: M,
@@ -130,6 +133,9 @@ pub struct Accounts<I, E, F, M> {
     home: String,
     ttl: Duration,
     listed: Mutex<Option<(Instant, Arc<BTreeSet<String>>)>>,
+    /// An account missing from a list at least this old makes it be asked again, so an
+    /// account that just joined is not ignored until the TTL runs out.
+    relist_after: Duration,
     /// One slot per account, so connecting to one does not wait for another.
     connected: Mutex<HashMap<String, Slot<I, E, F>>>,
 }
@@ -148,6 +154,7 @@ impl<I, E, F, M: Members<I, E, F>> Accounts<I, E, F, M> {
             home: home.to_owned(),
             ttl,
             listed: Mutex::new(None),
+            relist_after: RELIST_AFTER,
             connected: Mutex::new(HashMap::new()),
         }
     }
@@ -168,6 +175,11 @@ impl<I, E, F, M: Members<I, E, F>> Accounts<I, E, F, M> {
         {
             return Ok(Arc::clone(ids));
         }
+        self.list().await
+    }
+
+    /// Asks Organizations for the active accounts and caches the answer.
+    async fn list(&self) -> Result<Arc<BTreeSet<String>>, EnterError> {
         let ids: Arc<BTreeSet<String>> = Arc::new(
             self.members
                 .organization_accounts()
@@ -187,7 +199,7 @@ impl<I, E, F, M: Members<I, E, F>> Accounts<I, E, F, M> {
 
     /// Whether `account` is guarded, as an error that says why not.
     pub async fn check_guarded(&self, account: &str) -> Result<(), EnterError> {
-        if self.guarded().await?.contains(account) {
+        if self.guarded().await?.contains(account) || self.relisted_with(account).await? {
             Ok(())
         } else {
             Err(EnterError::NotGuarded {
@@ -195,6 +207,20 @@ impl<I, E, F, M: Members<I, E, F>> Accounts<I, E, F, M> {
                 set: self.central.accounts.to_string(),
             })
         }
+    }
+
+    /// Whether `account` is in a fresh list of the organization, asked only when the cached one
+    /// is older than `relist_after` (an unguarded account's events cost at most one
+    /// `ListAccounts` per that interval).
+    async fn relisted_with(&self, account: &str) -> Result<bool, EnterError> {
+        if !matches!(self.central.accounts, AccountSet::Organization) {
+            return Ok(false);
+        }
+        let stale = match self.listed.lock() {
+            Ok(listed) => listed.as_ref().is_none_or(|(at, _)| at.elapsed() >= self.relist_after),
+            Err(_) => true,
+        };
+        Ok(stale && self.list().await?.contains(account))
     }
 
     /// A member account (not the home account), connected or renewed as needed.
@@ -256,8 +282,13 @@ mod tests {
 
     impl Members<(), (), ()> for Counting {
         async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
-            self.lists.fetch_add(1, Ordering::SeqCst);
-            Ok(vec!["111111111111".to_owned(), "222222222222".to_owned()])
+            let earlier = self.lists.fetch_add(1, Ordering::SeqCst);
+            let mut ids = vec!["111111111111".to_owned(), "222222222222".to_owned()];
+            if earlier > 0 {
+                // joined the organization after the first listing
+                ids.push("444444444444".to_owned());
+            }
+            Ok(ids)
         }
 
         async fn connect(&self, account: &str, role_arn: &str) -> AwsResult<Connection<(), (), ()>> {
@@ -340,6 +371,16 @@ mod tests {
             1,
             "listed once within the TTL"
         );
+
+        // an account that joined since the list was cached: asked again once the list is old
+        // enough, so its events are not ignored until the TTL runs out
+        let mut joined = accounts(Duration::from_secs(3600), AccountSet::Organization);
+        joined.relist_after = Duration::ZERO;
+        joined.check_guarded("111111111111").await.expect("in the organization");
+        joined.check_guarded("444444444444").await.expect("joined since");
+        assert_eq!(joined.members.lists.load(Ordering::SeqCst), 2);
+        joined.check_guarded("444444444444").await.expect("now cached");
+        assert_eq!(joined.members.lists.load(Ordering::SeqCst), 2);
 
         let listed = accounts(
             Duration::from_secs(3600),

@@ -217,7 +217,7 @@ impl Config {
             let audit = |name: &str| match name {
                 "MODE" => Some("dry-run".to_owned()),
                 "SNS_TOPIC_ARN" => Some(AUDIT_TOPIC.to_owned()),
-                _ => get(name),
+                _ => lookup(name),
             };
             let mut config = Self::parse(&audit, Purpose::Function)?;
             config.sns_topic_arn.clear();
@@ -376,7 +376,7 @@ impl Config {
             },
         };
 
-        let central = central(&get)?;
+        let central = central(&get, lookup)?;
 
         Ok(Config {
             central,
@@ -396,7 +396,12 @@ impl Config {
 }
 
 /// `MEMBER_ROLE_NAME`, `ACCOUNTS` and `ACCOUNT_CONCURRENCY`: organization mode, or `None`.
-fn central(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Central>, ConfigError> {
+/// `get` reads trimmed, non-empty values; `raw` the variables as set, so that `ACCOUNTS` set to
+/// nothing is an error rather than the widest set.
+fn central(
+    get: &impl Fn(&str) -> Option<String>,
+    raw: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Central>, ConfigError> {
     const ROLE_EXPECTED: &str = "a role name, optionally under a path, such as eks-node-role-guard-member or \
          security/eks-node-role-guard-member";
     const ACCOUNTS_EXPECTED: &str = "`organization` or a comma-separated list of 12-digit account ids";
@@ -427,6 +432,9 @@ fn central(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Central>, Con
         return Err(invalid("MEMBER_ROLE_NAME", &role, "not a role name", ROLE_EXPECTED));
     }
     let accounts = match get("ACCOUNTS") {
+        None if raw("ACCOUNTS").is_some() => {
+            return Err(invalid("ACCOUNTS", "", "empty", ACCOUNTS_EXPECTED));
+        }
         None => AccountSet::Organization,
         Some(v) if v == "organization" => AccountSet::Organization,
         Some(v) => {
@@ -579,6 +587,7 @@ mod tests {
             (vec![("MEMBER_ROLE_NAME", "bad role")], "MEMBER_ROLE_NAME"),
             (vec![("MEMBER_ROLE_NAME", "a//b")], "MEMBER_ROLE_NAME"),
             (vec![("MEMBER_ROLE_NAME", "r"), ("ACCOUNTS", "1234")], "ACCOUNTS"),
+            (vec![("MEMBER_ROLE_NAME", "r"), ("ACCOUNTS", " ")], "ACCOUNTS"),
             (
                 vec![("MEMBER_ROLE_NAME", "r"), ("ACCOUNTS", "arn:aws:organizations")],
                 "ACCOUNTS",

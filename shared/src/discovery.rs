@@ -83,8 +83,9 @@ impl NodeRoleIndex {
 /// Scans `regions` for node roles with at most `concurrency` EKS calls in flight.
 ///
 /// Clusters, node groups or access entries deleted during the scan are skipped. A transient
-/// failure fails the scan (a retry can help); a region where EKS denies access is recorded in
-/// `skipped` so the report can say the answer may be incomplete.
+/// failure fails the scan (a retry can help); a region or a cluster where EKS denies access is
+/// recorded in `skipped` so the report can say the answer may be incomplete, and the rest is
+/// still read.
 pub async fn scan<E: Eks>(eks: &E, regions: &[String], concurrency: usize) -> AwsResult<Scan> {
     let limit = Limit::new(concurrency);
     let per_region = regions.iter().map(|region| scan_region(eks, region, &limit));
@@ -92,6 +93,7 @@ pub async fn scan<E: Eks>(eks: &E, regions: &[String], concurrency: usize) -> Aw
     for (region, outcome) in regions.iter().zip(join_all(per_region).await) {
         match outcome {
             Ok(found) => {
+                scan.regions_searched += 1;
                 for (arn, binding) in found.bindings {
                     scan.index.insert(&arn, binding);
                 }
@@ -108,8 +110,11 @@ pub async fn scan<E: Eks>(eks: &E, regions: &[String], concurrency: usize) -> Aw
 #[derive(Debug, Clone, Default)]
 pub struct Scan {
     pub index: NodeRoleIndex,
-    /// What could not be read (a region or a cluster's access entries), with the reason.
+    /// What could not be read (a region, a cluster's node groups or access entries), with the
+    /// reason.
     pub skipped: Vec<String>,
+    /// Regions whose clusters could be listed.
+    pub regions_searched: usize,
 }
 
 #[derive(Default)]
@@ -262,10 +267,14 @@ async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limi
         )
     };
     let (nodegroups, access_entries) = futures::join!(nodegroups, access_entries);
-    let mut found = Found {
-        bindings: nodegroups?.collect(),
-        skipped: Vec::new(),
-    };
+    let mut found = Found::default();
+    match nodegroups {
+        Ok(bindings) => found.bindings.extend(bindings),
+        // A cluster whose node groups cannot be read (denied by a policy scoped to some
+        // clusters) makes the answer partial; the region's other clusters are still read.
+        Err(e) if !e.is_transient() => found.skipped.push(format!("node groups of {region}/{cluster}: {e}")),
+        Err(e) => return Err(e),
+    }
     match access_entries {
         Ok(entries) => found.bindings.extend(entries),
         // Managed node groups were read; an unreadable access-entry list (denied, a cluster in
@@ -382,5 +391,47 @@ mod limit_tests {
             .take(32)
             .collect();
         assert_eq!(all.len(), 16, "exactly the maximum in flight once recovered");
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::scan;
+    use crate::fakes::{FakeCluster, FakeEks, error, role_arn};
+    use crate::ports::ErrorKind;
+
+    fn eks(failing: crate::ports::AwsError) -> FakeEks {
+        FakeEks {
+            clusters: vec![
+                FakeCluster::new("us-east-1", "open").nodegroup("ng", "node-open"),
+                FakeCluster::new("us-east-1", "closed")
+                    .nodegroup("ng", "node-closed")
+                    .nodegroups_fail(failing),
+            ],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cluster_that_denies_its_node_groups_is_skipped_and_the_region_is_still_read() {
+        let regions = vec!["us-east-1".to_owned()];
+        let denied = error("eks:ListNodegroups", ErrorKind::Denied, "AccessDeniedException");
+        let found = scan(&eks(denied), &regions, 4).await.expect("scanned");
+
+        assert_eq!(found.regions_searched, 1);
+        assert!(!found.index.bindings(&role_arn("node-open")).is_empty());
+        assert!(found.index.bindings(&role_arn("node-closed")).is_empty());
+        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+        assert!(
+            found.skipped[0].starts_with("node groups of us-east-1/closed: "),
+            "{:?}",
+            found.skipped
+        );
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_still_fails_the_scan() {
+        let regions = vec!["us-east-1".to_owned()];
+        let throttled = error("eks:ListNodegroups", ErrorKind::Transient, "ThrottlingException");
+        assert!(scan(&eks(throttled), &regions, 4).await.is_err());
     }
 }

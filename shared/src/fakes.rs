@@ -184,6 +184,8 @@ pub struct FakeCluster {
     pub access_entries: Vec<(String, String)>,
     /// By add-on name; absent: `aws-node` on the node role, any other add-on not installed.
     pub addons: HashMap<&'static str, AwsResult<AddonCredentials>>,
+    /// `ListNodegroups` answers this error (a policy that denies some clusters).
+    pub nodegroups_error: Option<AwsError>,
 }
 
 impl FakeCluster {
@@ -194,7 +196,13 @@ impl FakeCluster {
             nodegroups: Vec::new(),
             access_entries: Vec::new(),
             addons: HashMap::new(),
+            nodegroups_error: None,
         }
+    }
+
+    pub fn nodegroups_fail(mut self, error: AwsError) -> Self {
+        self.nodegroups_error = Some(error);
+        self
     }
 
     pub fn nodegroup(mut self, name: &str, role: &str) -> Self {
@@ -245,6 +253,9 @@ impl Eks for FakeEks {
 
     async fn nodegroup_names(&self, region: &str, cluster: &str) -> AwsResult<Vec<String>> {
         metrics::record("eks", "ListNodegroups");
+        if let Some(e) = self.cluster(region, cluster).and_then(|c| c.nodegroups_error.clone()) {
+            return Err(e);
+        }
         Ok(self
             .cluster(region, cluster)
             .map(|c| c.nodegroups.iter().map(|(n, _)| n.clone()).collect())

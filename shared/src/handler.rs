@@ -336,6 +336,14 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
             (_, None) => return Handled::done(report.finish(Outcome::Ignored, "event names no account".to_owned())),
             // the schedule is the central account's own; the sweep covers every guarded account
             (Trigger::Sweep, Some(account)) if account == self.home.id => return self.sweep(report).await,
+            // a sweep event from another account: nothing to do there, so nothing to assume
+            (Trigger::Sweep, Some(account)) => {
+                let reason = format!(
+                    "scheduled sweep from account {account}; sweeps run from account {}",
+                    self.home.id
+                );
+                return Handled::done(report.finish(Outcome::Ignored, reason));
+            }
             (_, Some(account)) => account,
         };
         report.account = Some(account.to_owned());
@@ -347,13 +355,9 @@ impl<I: Iam, E: Eks, N: Notifier, F: Findings, T: Trails, M: Members<I, E, F>> R
             Trigger::AttachRolePolicy { role_name, .. } | Trigger::PutRolePolicy { role_name, .. } => {
                 self.check_and_notify(&acct, report, &role_name, None).await
             }
-            // a sweep event from another account
+            // both answered before entering the account
             Trigger::Sweep | Trigger::Ignored { .. } => {
-                let reason = format!(
-                    "scheduled sweep from account {account}; sweeps run from account {}",
-                    self.home.id
-                );
-                Handled::done(report.finish(Outcome::Ignored, reason))
+                Handled::done(report.finish(Outcome::Ignored, "not an action event".to_owned()))
             }
             Trigger::CreateNodegroup {
                 region,

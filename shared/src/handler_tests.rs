@@ -989,6 +989,16 @@ async fn an_event_from_an_unguarded_account_is_ignored_without_assuming_anything
     // and the central account itself is only guarded when listed
     let report = guard.handle(&attach("node")).await.expect("handled");
     assert_eq!(report.outcome, Outcome::Ignored);
+    // and a scheduled event from a guarded member is not a reason to assume its role
+    let report = guard
+        .handle(&from_account(sweep_event(), MEMBER_A))
+        .await
+        .expect("handled");
+    assert_eq!(report.outcome, Outcome::Ignored);
+    assert!(
+        report.reason.as_deref().unwrap_or_default().contains("sweeps run from"),
+        "{report:?}"
+    );
     assert!(has(&home_iam.attached("node"), ADMIN));
     assert!(connects.lock().expect("lock").is_empty());
     assert!(guard.notifier.published.lock().expect("lock").is_empty());
