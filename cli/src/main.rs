@@ -79,7 +79,8 @@ struct AuditArgs {
     /// Write the report here instead of standard output.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Exit 1 when a violation is found, 0 when clean (2 on an error, always).
+    /// Exit 1 when a violation is found, 0 when clean. Always 2 on an error, a node role that
+    /// could not be checked or an account that could not be entered.
     #[arg(long)]
     exit_code: bool,
 }
@@ -136,7 +137,11 @@ fn fail(e: anyhow::Error) -> ExitCode {
 }
 
 async fn audit(args: AuditArgs) -> Result<ExitCode> {
-    let (config, audited, partition) = connect(&args.scope).await?;
+    let Connected {
+        config,
+        audited,
+        findings_scope,
+    } = connect(&args.scope).await?;
     let progress = Bar::new();
     let report = audited.audit(&config, &progress).await;
     progress.finish();
@@ -146,17 +151,13 @@ async fn audit(args: AuditArgs) -> Result<ExitCode> {
             report.reason.as_deref().unwrap_or("unknown reason")
         );
     }
-    let scope = render::FindingsScope {
-        region: config.scan_regions.first().cloned().unwrap_or_default(),
-        partition,
-    };
     let colour = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match args.format {
         Format::Table => render::table(&report, colour),
         Format::Json => render::json(&report)?,
         Format::Markdown => render::markdown(&report),
         Format::Html => render::html(&report)?,
-        Format::Asff => render::asff(&report, &scope)?,
+        Format::Asff => render::asff(&report, &findings_scope)?,
     };
     write(args.output.as_deref(), &text)?;
     for warning in &report.warnings {
@@ -164,10 +165,22 @@ async fn audit(args: AuditArgs) -> Result<ExitCode> {
     }
     for line in report.accounts.iter().filter(|a| a.reason.is_some()) {
         eprintln!(
-            "warning: account {} not audited: {}",
+            "error: account {} not audited: {}",
             line.account,
             line.reason.as_deref().unwrap_or_default()
         );
+    }
+    for role in report.roles.iter().filter(|r| r.outcome == noderole::Outcome::Failed) {
+        eprintln!(
+            "error: node role {} in account {} not checked: {}",
+            role.role.as_ref().map_or("?", |r| r.name.as_str()),
+            role.account.as_deref().unwrap_or("?"),
+            role.reason.as_deref().unwrap_or("unknown reason")
+        );
+    }
+    // An incomplete audit is never "clean": what was not checked may carry anything.
+    if render::unchecked(&report) > 0 {
+        return Ok(ExitCode::from(2));
     }
     let violations = report.roles.iter().any(|r| !r.violations.is_empty());
     Ok(if args.exit_code && violations {
@@ -178,22 +191,30 @@ async fn audit(args: AuditArgs) -> Result<ExitCode> {
 }
 
 async fn explain(args: ExplainArgs) -> Result<ExitCode> {
-    let (config, audited, _) = connect(&args.scope).await?;
+    let Connected { config, audited, .. } = connect(&args.scope).await?;
     let explanation = audited
         .explain(&config, args.account.as_deref(), &args.role)
         .await
-        .map_err(|e| anyhow!(e))?;
+        .map_err(|e| anyhow!(flag_names(&e)))?;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&explanation)? + "\n",
         _ => render::explanation(&explanation),
     };
     write(None, &text)?;
-    Ok(ExitCode::SUCCESS)
+    // regions or clusters not searched: "backs nothing" may only mean "not seen"
+    for warning in &explanation.report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(if explanation.report.outcome == noderole::Outcome::Failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn write(path: Option<&std::path::Path>, text: &str) -> Result<()> {
     match path {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display())),
+        Some(path) => write_whole(path, text).with_context(|| format!("writing {}", path.display())),
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
@@ -202,11 +223,39 @@ fn write(path: Option<&std::path::Path>, text: &str) -> Result<()> {
     }
 }
 
+/// Writes `text` beside `path` and renames it over `path`: an earlier report is replaced whole
+/// or not at all.
+fn write_whole(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".{}.partial", std::process::id()));
+    let partial = PathBuf::from(partial);
+    let written = std::fs::File::create(&partial).and_then(|mut file| {
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&partial, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
 type Audit = Audited<IamReader, EksClients, ReadOnlyMembers>;
+
+/// What every command starts from.
+struct Connected {
+    config: Config,
+    audited: Audit,
+    /// Region and partition of the ASFF findings: the profile's region, where
+    /// `aws securityhub batch-import-findings` imports them.
+    findings_scope: render::FindingsScope,
+}
 
 /// Credentials, identity, configuration and the audited accounts: every error here is one a
 /// person can act on.
-async fn connect(scope: &Scope) -> Result<(Config, Audit, String)> {
+async fn connect(scope: &Scope) -> Result<Connected> {
     let mut loader = noderole::aws::sdk_config_loader();
     if let Some(profile) = &scope.profile {
         loader = loader.profile_name(profile);
@@ -214,7 +263,7 @@ async fn connect(scope: &Scope) -> Result<(Config, Audit, String)> {
     let sdk = loader.load().await;
     let regions = match (scope.all_regions, scope.regions.is_empty(), sdk.region()) {
         (true, _, _) => regions::of_partition(sdk.region().map(Region::as_ref)),
-        (false, false, _) => scope.regions.clone(),
+        (false, false, _) => listed(&scope.regions),
         (false, true, Some(region)) => vec![region.to_string()],
         (false, true, None) => bail!(
             "no region: pass --regions (or --all-regions), or set a region in the profile (AWS_REGION, region = ... in ~/.aws/config)"
@@ -248,9 +297,12 @@ async fn connect(scope: &Scope) -> Result<(Config, Audit, String)> {
     let config = Config::for_audit(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))
         .map_err(|e| anyhow!(flag_names(&e.to_string())))?;
 
+    // No role is exempt as "the caller's own": run from a node with its instance profile, the
+    // caller is the very node role the audit must judge. The function's exemption of its own
+    // execution role concerns a role with a Lambda trust policy, never a node role.
     let home = Guarded::home(
         &identity.account,
-        identity.own_role.clone(),
+        None,
         IamReader::new(&sdk),
         EksClients::new(&sdk, &config.scan_regions),
         NoFindings,
@@ -265,7 +317,26 @@ async fn connect(scope: &Scope) -> Result<(Config, Audit, String)> {
             Duration::from_secs(900),
         )
     });
-    Ok((config, Audited { home, members }, identity.partition))
+    let findings_scope = render::FindingsScope {
+        region: sdk.region().map(Region::to_string).unwrap_or_default(),
+        partition: identity.partition,
+    };
+    Ok(Connected {
+        config,
+        audited: Audited { home, members },
+        findings_scope,
+    })
+}
+
+/// `--regions` read as `SCAN_REGIONS` is: trimmed, blanks dropped, each region once.
+fn listed(regions: &[String]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for region in regions.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        if !seen.iter().any(|s: &String| s == region) {
+            seen.push(region.to_owned());
+        }
+    }
+    seen
 }
 
 /// Configuration errors name the function's variables; on the command line they are flags.
@@ -316,7 +387,8 @@ impl Progress for Bar {
 
     fn found(&self, account: &str, regions: usize, clusters: usize, roles: usize) {
         if let Some(bar) = &self.0 {
-            bar.inc_length(roles as u64);
+            // a spinner has no length to add to until it is given one
+            bar.set_length(bar.length().unwrap_or(0) + roles as u64);
             if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} node roles") {
                 bar.set_style(style);
             }

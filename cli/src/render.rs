@@ -160,14 +160,30 @@ fn counts(views: &[RoleView]) -> Counts {
 fn summary_line(report: &Report, views: &[RoleView]) -> String {
     let c = counts(views);
     let accounts = report.accounts.len().max(1);
+    let unchecked = unchecked(report);
+    let unchecked = if unchecked == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {} could not be checked",
+            plural(unchecked, "node role or account", "node roles or accounts")
+        )
+    };
     format!(
-        "{} in {}: {} would lose {}; {} kept. Dry-run: nothing was changed.",
+        "{} in {}: {} would lose {}; {} kept{unchecked}. Dry-run: nothing was changed.",
         plural(c.roles, "node role", "node roles"),
         plural(accounts, "account", "accounts"),
         c.needing,
         plural(c.remove, "policy", "policies"),
         plural(c.keep, "policy", "policies"),
     )
+}
+
+/// Node roles whose check failed and accounts that could not be entered: what makes an audit
+/// incomplete rather than clean.
+pub fn unchecked(report: &Report) -> usize {
+    let roles = report.roles.iter().filter(|r| r.outcome == Outcome::Failed).count();
+    roles + report.accounts.iter().filter(|a| a.reason.is_some()).count()
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

@@ -115,6 +115,7 @@ impl<I: IamRead, E: Eks, M: Members<I, E, NoFindings>> Audited<I, E, M> {
             (None, _) => &self.home,
             (Some(id), _) if id == self.home.id => &self.home,
             (Some(id), Some(members)) => {
+                members.check_guarded(id).await.map_err(|e| e.to_string())?;
                 member = members.enter(id).await.map_err(|e| e.to_string())?;
                 &member
             }
@@ -198,6 +199,13 @@ async fn audit_account<I: IamRead, E: Eks>(
     let found = scan(&acct.eks, &config.scan_regions, config.discovery_concurrency)
         .await
         .map_err(|e| (acct.id.clone(), format!("node-role discovery: {e}")))?;
+    if found.regions_searched == 0 && !config.scan_regions.is_empty() {
+        // Nothing was searched: an empty answer here would read as "no node roles".
+        return Err((
+            acct.id.clone(),
+            format!("no region could be searched ({})", found.skipped.join("; ")),
+        ));
+    }
     let found = Arc::new(found);
     acct.index.store(Arc::clone(&found)).await;
     let arns: Vec<&str> = found.index.role_arns().collect();

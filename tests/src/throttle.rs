@@ -2,6 +2,9 @@
 //! requests with the protocol's own throttling error and forwards the rest unchanged. The
 //! emulator itself is not touched.
 //!
+//! It can also refuse chosen operations with the protocol's access-denied error (`deny`), as a
+//! policy scoped to some resources would.
+//!
 //! Throttling as each protocol says it: HTTP 400 with an XML `<Code>Throttling</Code>` for the
 //! query APIs (IAM, STS, SNS), HTTP 400 `{"__type": "ThrottlingException"}` for JSON 1.1
 //! (CloudTrail), HTTP 429 with `x-amzn-ErrorType: ThrottlingException` for REST JSON (EKS,
@@ -40,6 +43,8 @@ struct Shared {
     /// Parts per million of requests to throttle.
     fraction_ppm: AtomicU64,
     rng: Mutex<u64>,
+    /// `service:operation` prefixes answered with access denied.
+    denied: Mutex<Vec<String>>,
     seen: Mutex<Seen>,
     stopped: AtomicBool,
 }
@@ -65,6 +70,7 @@ impl ThrottlingProxy {
             upstream,
             fraction_ppm: AtomicU64::new(ppm(fraction)),
             rng: Mutex::new(seed.max(1)),
+            denied: Mutex::new(Vec::new()),
             seen: Mutex::new(Seen::default()),
             stopped: AtomicBool::new(false),
         });
@@ -91,6 +97,14 @@ impl ThrottlingProxy {
     /// Changes the fraction of requests throttled from now on.
     pub fn set_fraction(&self, fraction: f64) {
         self.shared.fraction_ppm.store(ppm(fraction), Ordering::Relaxed);
+    }
+
+    /// From now on, answers every request whose `service:operation` (as [`Seen::operations`]
+    /// names it) starts with `prefix` with the protocol's access-denied error.
+    pub fn deny(&self, prefix: &str) {
+        if let Ok(mut denied) = self.shared.denied.lock() {
+            denied.push(prefix.to_owned());
+        }
     }
 
     /// What the proxy has seen so far.
@@ -207,10 +221,18 @@ fn serve(shared: &Shared, client: TcpStream) -> Result<()> {
     let mut client = client;
     while let Some(request) = read_request(&mut reader)? {
         let service = request.service();
-        let throttled = shared.throttle_next();
-        shared.count(&service, request.operation(), throttled);
-        let response = if throttled {
-            throttling_response(&request)
+        let operation = request.operation();
+        let named = format!("{service}:{operation}");
+        let denied = shared
+            .denied
+            .lock()
+            .is_ok_and(|denied| denied.iter().any(|prefix| named.starts_with(prefix.as_str())));
+        let throttled = !denied && shared.throttle_next();
+        shared.count(&service, operation, throttled);
+        let response = if denied {
+            refusal(&request, Refusal::Denied)
+        } else if throttled {
+            refusal(&request, Refusal::Throttled)
         } else {
             forward(&shared.upstream, &request)?
         };
@@ -221,31 +243,57 @@ fn serve(shared: &Shared, client: TcpStream) -> Result<()> {
     Ok(())
 }
 
-fn throttling_response(request: &Request) -> Vec<u8> {
+#[derive(Clone, Copy)]
+enum Refusal {
+    Throttled,
+    Denied,
+}
+
+/// The protocol's own error: throttling, or access denied.
+fn refusal(request: &Request, refusal: Refusal) -> Vec<u8> {
     let content_type = request.header("content-type").unwrap_or_default();
+    let (query_code, json_type, rest_status, message) = match refusal {
+        Refusal::Throttled => (
+            "Throttling",
+            "ThrottlingException",
+            "429 Too Many Requests",
+            "Rate exceeded",
+        ),
+        Refusal::Denied => (
+            "AccessDenied",
+            "AccessDeniedException",
+            "403 Forbidden",
+            "denied by the test proxy",
+        ),
+    };
+    let query_status = match refusal {
+        Refusal::Throttled => "400 Bad Request",
+        Refusal::Denied => "403 Forbidden",
+    };
     let (status, extra, body) = if content_type.starts_with("application/x-www-form-urlencoded") {
         (
-            "400 Bad Request",
-            "Content-Type: text/xml\r\n",
-            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>\
-             <RequestId>throttled-by-test-proxy</RequestId></ErrorResponse>"
-                .to_owned(),
+            query_status,
+            "Content-Type: text/xml\r\n".to_owned(),
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{query_code}</Code><Message>{message}</Message></Error>\
+                 <RequestId>refused-by-test-proxy</RequestId></ErrorResponse>"
+            ),
         )
     } else if content_type.starts_with("application/x-amz-json") {
         (
             "400 Bad Request",
-            "Content-Type: application/x-amz-json-1.1\r\n",
-            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_owned(),
+            "Content-Type: application/x-amz-json-1.1\r\n".to_owned(),
+            format!(r#"{{"__type":"{json_type}","message":"{message}"}}"#),
         )
     } else {
         (
-            "429 Too Many Requests",
-            "Content-Type: application/json\r\nx-amzn-ErrorType: ThrottlingException\r\n",
-            r#"{"message":"Rate exceeded"}"#.to_owned(),
+            rest_status,
+            format!("Content-Type: application/json\r\nx-amzn-ErrorType: {json_type}\r\n"),
+            format!(r#"{{"message":"{message}"}}"#),
         )
     };
     format!(
-        "HTTP/1.1 {status}\r\n{extra}x-amzn-RequestId: throttled-by-test-proxy\r\nContent-Length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\n{extra}x-amzn-RequestId: refused-by-test-proxy\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()

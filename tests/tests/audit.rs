@@ -263,6 +263,28 @@ async fn member_accounts_are_audited_through_the_member_role() {
             .expect("cluster");
     }
     let accounts = ids.join(",");
+
+    // explain in an account outside --accounts: refused before any AssumeRole
+    let outsider = unique_account();
+    let refused = run_cli(
+        &moto.endpoint,
+        &[
+            "explain",
+            &role,
+            "--account",
+            &outsider,
+            "--regions",
+            REGION,
+            "--member-role",
+            "security/auditor",
+            "--accounts",
+            &accounts,
+        ],
+    )
+    .expect("ran");
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("is not among the accounts"), "{refused:?}");
+
     let run = run_cli(
         &moto.endpoint,
         &[
@@ -290,6 +312,140 @@ async fn member_accounts_are_audited_through_the_member_role() {
             .any(|r| r["account"] == id.as_str() && r["outcome"] == "violations_found");
         assert!(found, "{id}: {report}");
     }
+}
+
+#[tokio::test]
+async fn the_callers_own_node_role_is_judged_and_findings_name_the_profiles_region() {
+    // Given the audit run with the violating node role's own credentials, as from a node
+    let s = seeded().await;
+    let role_arn = s
+        .account
+        .iam
+        .get_role()
+        .role_name(&s.violating)
+        .send()
+        .await
+        .expect("GetRole")
+        .role
+        .map(|r| r.arn)
+        .expect("role");
+    let session = aws_sdk_sts::Client::new(&s.account.sdk)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("i-0123456789abcdef0")
+        .send()
+        .await
+        .expect("AssumeRole")
+        .credentials
+        .expect("credentials");
+    let as_node = |args: &[&str], region: &str| {
+        run_cli_env(
+            args,
+            &[
+                ("AWS_ENDPOINT_URL", &s.moto.endpoint),
+                ("AWS_ACCESS_KEY_ID", session.access_key_id()),
+                ("AWS_SECRET_ACCESS_KEY", session.secret_access_key()),
+                ("AWS_SESSION_TOKEN", session.session_token()),
+                ("AWS_REGION", region),
+            ],
+        )
+        .expect("ran")
+    };
+
+    // When it audits (regions written loosely, as SCAN_REGIONS accepts them)
+    let run = as_node(
+        &[
+            "audit",
+            "--regions",
+            &format!(" {REGION},"),
+            "--format",
+            "json",
+            "--exit-code",
+        ],
+        REGION,
+    );
+
+    // Then the caller's role is not exempt: it is judged like any node role
+    assert_eq!(run.code, 1, "{run:?}");
+    let report: Value = serde_json::from_str(&run.stdout).expect("json");
+    let violating = role_report(&report, &s.violating).expect("violating role");
+    assert_eq!(violating["outcome"], "violations_found", "{violating}");
+
+    // and ASFF findings carry the profile's region (where batch-import-findings runs), not
+    // the region searched
+    let asff = as_node(&["audit", "--regions", REGION, "--format", "asff"], "us-west-2");
+    assert_eq!(asff.code, 0, "{asff:?}");
+    let findings: Value = serde_json::from_str(&asff.stdout).expect("ASFF");
+    let findings = findings.as_array().expect("findings");
+    assert!(!findings.is_empty());
+    for finding in findings {
+        assert_eq!(finding["Region"], "us-west-2", "{finding}");
+        let product = finding["ProductArn"].as_str().unwrap_or_default();
+        assert!(product.starts_with("arn:aws:securityhub:us-west-2:"), "{product}");
+    }
+}
+
+#[tokio::test]
+async fn an_audit_that_could_not_check_everything_is_never_clean() {
+    let s = seeded().await;
+    // a second cluster, whose node groups a policy scoped to some clusters will refuse
+    let hidden = unique("node-hidden");
+    let hidden_arn = s.account.node_role(&hidden, &[ADMIN]).await.expect("role");
+    let closed = unique("closed");
+    s.account
+        .cluster(REGION, &closed, &[("ng", &hidden_arn)])
+        .await
+        .expect("cluster");
+    let audit = |endpoint: &str| {
+        run_cli(
+            endpoint,
+            &["audit", "--regions", REGION, "--format", "json", "--exit-code"],
+        )
+        .expect("ran")
+    };
+
+    // A cluster whose node groups are denied: a warning, the region's other clusters audited
+    let proxy = ThrottlingProxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
+    proxy.deny(&format!("eks:GET /clusters/{closed}/node-groups"));
+    let run = audit(&proxy.endpoint);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("warning: node groups of {REGION}/{closed}:")),
+        "{run:?}"
+    );
+    let report: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert!(role_report(&report, &s.violating).is_some(), "{report}");
+    assert!(role_report(&report, &hidden).is_none(), "{report}");
+
+    // Node roles whose policies cannot be read: reported as not checked, exit 2, not 0 or 1
+    let proxy = ThrottlingProxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
+    proxy.deny("iam:ListAttachedRolePolicies");
+    let run = audit(&proxy.endpoint);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("error: node role {} in account", s.compliant)),
+        "{run:?}"
+    );
+    let report: Value = serde_json::from_str(&run.stdout).expect("the report is still written");
+    assert_eq!(
+        role_report(&report, &s.compliant).expect("compliant")["outcome"],
+        "failed"
+    );
+    let table = run_cli(&proxy.endpoint, &["audit", "--regions", REGION]).expect("ran");
+    assert_eq!(table.code, 2, "{table:?}");
+    assert!(table.stdout.contains("could not be checked"), "{}", table.stdout);
+    let explained = run_cli(&proxy.endpoint, &["explain", &s.compliant, "--regions", REGION]).expect("ran");
+    assert_eq!(explained.code, 2, "{explained:?}");
+
+    // No region searched at all: an error, not "0 node roles"
+    let proxy = ThrottlingProxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
+    proxy.deny("eks:GET /clusters");
+    let run = audit(&proxy.endpoint);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("no region could be searched"), "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
 }
 
 /// The text of every `<h3>` (role cards), read by Python's HTML parser.
