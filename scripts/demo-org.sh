@@ -40,17 +40,7 @@ echo "each account has node role eks-node-app in cluster apps (us-east-1); the t
 banner "Before"
 org show "$A" "$B" "$C" "$OUTSIDER" --json "$DEMO/org-before.json"
 
-# `cargo lambda watch` runs `cargo run --bin node-role-remediator` on the first invocation; building
-# it here first keeps that compile out of the invoke timeout and stops on a build error.
-banner "Build the function (cargo build --bin $FUNCTION)"
-build_start=$SECONDS
-echo "building... (a cold build takes several minutes; log: .demo/org-build.log)"
-if ! cargo build --bin "$FUNCTION" </dev/null >"$DEMO/org-build.log" 2>&1; then
-  echo "error: the function does not build; last lines of .demo/org-build.log:" >&2
-  tail -n 40 "$DEMO/org-build.log" >&2
-  exit 1
-fi
-echo "built in $((SECONDS - build_start))s"
+build_function "$FUNCTION" "$DEMO/org-build.log"
 
 banner "The function as a central deployment (cargo lambda watch, MODE=enforce)"
 env_file="$DEMO/org.env"

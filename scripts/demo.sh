@@ -50,19 +50,7 @@ QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$DEMO/seed.out")"
 banner "Before"
 seed_py show --roles "$ROLES" --json "$DEMO/before.json"
 
-# ---- the function, built once ------------------------------------------------------------------
-# `cargo lambda watch` runs `cargo run --bin node-role-remediator` on the first invocation; building
-# the same binary here first keeps that compile (minutes on a cold machine) out of the invoke
-# timeouts and stops the demo with the compiler's message if the code does not build.
-banner "Build the function (cargo build --bin $FUNCTION)"
-build_start=$SECONDS
-echo "building... (a cold build takes several minutes; log: .demo/build.log)"
-if ! cargo build --bin "$FUNCTION" </dev/null >"$DEMO/build.log" 2>&1; then
-  echo "error: the function does not build; last lines of .demo/build.log:" >&2
-  tail -n 40 "$DEMO/build.log" >&2
-  exit 1
-fi
-echo "built in $((SECONDS - build_start))s"
+build_function "$FUNCTION" "$DEMO/build.log"
 echo
 echo "Note: moto has no EKS access-entry, add-on or Pod Identity APIs (it answers HTML 404), so every"
 echo "scan warns once per cluster and AmazonEKS_CNI_Policy is kept because its need cannot be checked."

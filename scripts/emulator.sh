@@ -48,6 +48,22 @@ banner() {
   printf '\n==== %d. %s ====\n' "$STEP" "$*"
 }
 
+# build_function BIN LOG: `cargo build --bin BIN` with its output in LOG; on a build error, the
+# last lines of LOG and exit 1. `cargo lambda watch` runs `cargo run` on the first invocation;
+# building the same binary first keeps that compile (minutes on a cold machine) out of the invoke
+# timeouts and stops a demo with the compiler's message if the code does not build.
+build_function() {
+  local bin="$1" log="$2" start=$SECONDS
+  banner "Build the function (cargo build --bin $bin)"
+  echo "building... (a cold build takes several minutes; log: ${log#"$PWD"/})"
+  if ! cargo build --bin "$bin" </dev/null >"$log" 2>&1; then
+    echo "error: the function does not build; last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+  echo "built in $((SECONDS - start))s"
+}
+
 # invoke_function LIMIT OUT ERR ARG...: `cargo lambda invoke ARG...` for at most LIMIT seconds,
 # stdout to OUT and stderr to ERR; its exit status. It runs in the background and is waited for,
 # so INT/TERM reach the script's trap at once instead of after the invoke.
