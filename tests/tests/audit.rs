@@ -264,42 +264,25 @@ async fn member_accounts_are_audited_through_the_member_role() {
     }
     let accounts = ids.join(",");
 
-    // explain in an account outside --accounts: refused before any AssumeRole
-    let outsider = unique_account();
-    let refused = run_cli(
-        &moto.endpoint,
-        &[
-            "explain",
-            &role,
-            "--account",
-            &outsider,
+    let through_members = |command: &[&str]| {
+        let scope = [
             "--regions",
             REGION,
             "--member-role",
             "security/auditor",
             "--accounts",
             &accounts,
-        ],
-    )
-    .expect("ran");
+        ];
+        run_cli(&moto.endpoint, &[command, &scope[..]].concat()).expect("ran")
+    };
+
+    // explain in an account outside --accounts: refused before any AssumeRole
+    let outsider = unique_account();
+    let refused = through_members(&["explain", &role, "--account", &outsider]);
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(refused.stderr.contains("is not among the accounts"), "{refused:?}");
 
-    let run = run_cli(
-        &moto.endpoint,
-        &[
-            "audit",
-            "--regions",
-            REGION,
-            "--member-role",
-            "security/auditor",
-            "--accounts",
-            &accounts,
-            "--format",
-            "json",
-        ],
-    )
-    .expect("ran");
+    let run = through_members(&["audit", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     let report: Value = serde_json::from_str(&run.stdout).expect("json");
     let lines = report["accounts"].as_array().expect("account lines");
