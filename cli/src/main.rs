@@ -263,25 +263,13 @@ async fn connect(scope: &Scope) -> Result<Connected> {
     let sdk = loader.load().await;
     let regions = match (scope.all_regions, scope.regions.is_empty(), sdk.region()) {
         (true, _, _) => regions::of_partition(sdk.region().map(Region::as_ref)),
-        (false, false, _) => listed(&scope.regions),
+        // trimmed, blanks dropped and each region once by the configuration, as SCAN_REGIONS is
+        (false, false, _) => scope.regions.clone(),
         (false, true, Some(region)) => vec![region.to_string()],
         (false, true, None) => bail!(
             "no region: pass --regions (or --all-regions), or set a region in the profile (AWS_REGION, region = ... in ~/.aws/config)"
         ),
     };
-    regions::check(&regions)?;
-    // Clients need a region even when every cluster region is explicit.
-    let sdk = if sdk.region().is_none() {
-        sdk.to_builder().region(Region::new(regions[0].clone())).build()
-    } else {
-        sdk
-    };
-    let identity = noderole::aws::caller_identity(&sdk).await.map_err(|e| {
-        anyhow!(
-            "no usable AWS credentials ({e}); sign in (aws sso login, aws configure) or pick a profile with --profile"
-        )
-    })?;
-
     let mut vars: Vec<(&str, String)> = vec![
         ("SCAN_REGIONS", regions.join(",")),
         ("CNI_POLICY", scope.cni_policy.clone()),
@@ -296,6 +284,17 @@ async fn connect(scope: &Scope) -> Result<Connected> {
     }
     let config = Config::for_audit(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))
         .map_err(|e| anyhow!(flag_names(&e.to_string())))?;
+    regions::check(&config.scan_regions)?;
+    // Clients need a region even when every cluster region is explicit.
+    let sdk = match (sdk.region(), config.scan_regions.first()) {
+        (None, Some(first)) => sdk.to_builder().region(Region::new(first.clone())).build(),
+        _ => sdk,
+    };
+    let identity = noderole::aws::caller_identity(&sdk).await.map_err(|e| {
+        anyhow!(
+            "no usable AWS credentials ({e}); sign in (aws sso login, aws configure) or pick a profile with --profile"
+        )
+    })?;
 
     // No role is exempt as "the caller's own": run from a node with its instance profile, the
     // caller is the very node role the audit must judge. The function's exemption of its own
@@ -326,17 +325,6 @@ async fn connect(scope: &Scope) -> Result<Connected> {
         audited: Audited { home, members },
         findings_scope,
     })
-}
-
-/// `--regions` read as `SCAN_REGIONS` is: trimmed, blanks dropped, each region once.
-fn listed(regions: &[String]) -> Vec<String> {
-    let mut seen = Vec::new();
-    for region in regions.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
-        if !seen.iter().any(|s: &String| s == region) {
-            seen.push(region.to_owned());
-        }
-    }
-    seen
 }
 
 /// Configuration errors name the function's variables; on the command line they are flags.
