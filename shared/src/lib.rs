@@ -1,39 +1,33 @@
 //! `noderole`: everything that decides and acts for eks-node-role-guard.
 //!
-//! Data flow: [`trigger`] parses the EventBridge event, [`discovery`] finds whether the role
-//! backs EKS nodes, [`addons`] whether its clusters' add-ons still run on it, [`rules`] judges
-//! its policies (with [`usage`] saying what each is probably for), [`remediate`] acts per mode,
-//! [`migration`] writes the commands that move workloads to Pod Identity, [`notify`] builds the
-//! SNS message and [`report`] is what the handler returns. [`handler`] ties them
-//! together over the [`ports`] within the invocation's [`deadline`]; [`aws`] implements the ports
-//! with the SDK.
+//! The modules are floors; each imports only from its own floor and those below
+//! (`docs/architecture.md`, held by the test in [`layers`]):
+//!
+//! - [`types`]: the data the stages pass on (bindings, verdicts, the Report, findings, ...).
+//! - [`ports`] (traits over the types, in the product's verbs), [`config`], [`invocation`]
+//!   (the deadline and the API-call tally).
+//! - The stages, in the order data flows: [`event`] (the EventBridge payload, typed),
+//!   [`discovery`] (find node roles), [`verdict`] (judge a role), [`action`] (act per mode),
+//!   [`telling`] (notifications, findings, metrics).
+//! - [`running`]: the use cases: the event path, the sweep, the audit, the guarded accounts.
+//! - [`aws`]: the adapters at the rim, implementing the ports over the SDK clients.
+//!
+//! The function's `main` and the CLI wire adapters to the use cases.
 
-pub mod accounts;
-pub mod addons;
-mod assess;
-pub mod audit;
+pub mod action;
 pub mod aws;
 pub mod config;
-pub mod deadline;
 pub mod discovery;
-pub mod emf;
+pub mod event;
+pub mod invocation;
 #[cfg(test)]
-mod fakes;
-pub mod findings;
-pub mod handler;
-pub mod iam_arn;
-pub mod metrics;
-pub mod migration;
-pub mod notify;
-pub mod policy;
+mod layers;
 pub mod ports;
-pub mod remediate;
-pub mod report;
-pub mod rules;
-pub mod trail_health;
-pub mod trigger;
-pub mod usage;
+pub mod running;
+pub mod telling;
+pub mod types;
+pub mod verdict;
 
-pub use config::{AccountSet, Central, Config, ConfigError, Mode};
-pub use handler::{HandlerError, Identity, Remediator};
-pub use report::{Outcome, Report};
+pub use config::{AccountSet, Central, Config, ConfigError};
+pub use running::handler::{HandlerError, Remediator};
+pub use types::{Identity, Mode, Outcome, Report};

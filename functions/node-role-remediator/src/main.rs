@@ -1,8 +1,9 @@
 //! eks-node-role-guard's Lambda: wiring only. Everything that decides and acts is in `noderole`.
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use noderole::Config;
-use noderole::deadline::Budget;
+use noderole::invocation::deadline::Budget;
+use noderole::telling::emf;
+use noderole::{Config, Remediator};
 use serde_json::Value;
 
 /// Worker-thread stacks: the Security Hub SDK's finding (de)serializers recurse deeply.
@@ -31,10 +32,10 @@ async fn run() -> Result<(), Error> {
         ),
     }
     let sdk = noderole::aws::load_sdk_config().await;
-    let remediator = noderole::aws::remediator(&sdk, config)
+    let (identity, adapters) = noderole::aws::adapters(&sdk, &config)
         .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot determine the function's own identity"))?
-        .with_metrics(noderole::emf::to_stdout);
+        .inspect_err(|e| tracing::error!(error = %e, "cannot determine the function's own identity"))?;
+    let remediator = Remediator::new(config, identity, adapters).with_metrics(emf::to_stdout);
     let remediator = &remediator;
 
     let timeout = remediator.config().function_timeout;

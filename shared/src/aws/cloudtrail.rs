@@ -4,8 +4,8 @@ use aws_sdk_cloudtrail::types::ReadWriteType;
 use futures::future::try_join_all;
 
 use super::{CountCalls, classify};
-use crate::ports::{AwsResult, Trails};
-use crate::trail_health::{FieldSelector, Selector, TrailState};
+use crate::ports::Trails;
+use crate::types::{AwsResult, FieldSelector, Selector, TrailState};
 
 /// CloudTrail in the function's region: its trails and the multi-region and organization
 /// trails that record it (shadow trails).

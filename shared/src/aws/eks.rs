@@ -4,8 +4,8 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_eks::Client;
 
 use super::{CountCalls, classify};
-use crate::addons::KnownAddon;
-use crate::ports::{AccessEntry, AddonCredentials, AwsResult, Eks, Nodegroup};
+use crate::ports::Eks;
+use crate::types::{AccessEntry, AddonCredentials, AwsResult, KnownAddon, Nodegroup};
 
 /// EKS clients, one per region, built once for `SCAN_REGIONS` and on demand for others.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@ use aws_config::SdkConfig;
 use aws_sdk_iam::Client;
 
 use super::{CountCalls, classify};
-use crate::policy::decode_document;
-use crate::ports::{AttachedPolicy, AwsResult, Change, Iam, IamRead, Role};
+use crate::ports::{Iam, IamRead};
+use crate::types::{AttachedPolicy, AwsResult, Change, Role, decode_document};
 
 /// IAM through the SDK, read-only: it has no method that changes anything, and does not
 /// implement [`Iam`]. What the audit command holds.

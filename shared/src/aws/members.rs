@@ -2,10 +2,9 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use super::organizations::Organization;
-use super::{EksClients, IamClient, IamReader, SecurityHub, sts};
-use crate::accounts::{Connection, Members};
-use crate::findings::NoFindings;
-use crate::ports::AwsResult;
+use super::{Aws, EksClients, IamClient, IamReader, ReadOnly, SecurityHub, sts};
+use crate::ports::{Connection, Members, NoFindings};
+use crate::types::AwsResult;
 
 /// Member accounts through STS and Organizations, with the function's own credentials.
 #[derive(Debug, Clone)]
@@ -28,16 +27,12 @@ impl OrgMembers {
     }
 }
 
-impl Members<IamClient, EksClients, SecurityHub> for OrgMembers {
+impl Members<Aws> for OrgMembers {
     async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
         self.organization.active_accounts().await
     }
 
-    async fn connect(
-        &self,
-        _account: &str,
-        role_arn: &str,
-    ) -> AwsResult<Connection<IamClient, EksClients, SecurityHub>> {
+    async fn connect(&self, _account: &str, role_arn: &str) -> AwsResult<Connection<Aws>> {
         let (member, expires) = self.assume(role_arn).await?;
         Ok(Connection {
             iam: IamClient::new(&member),
@@ -67,16 +62,12 @@ impl OrgMembers {
 #[derive(Debug, Clone)]
 pub struct ReadOnlyMembers(pub OrgMembers);
 
-impl Members<IamReader, EksClients, NoFindings> for ReadOnlyMembers {
+impl Members<ReadOnly> for ReadOnlyMembers {
     async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
         self.0.organization.active_accounts().await
     }
 
-    async fn connect(
-        &self,
-        _account: &str,
-        role_arn: &str,
-    ) -> AwsResult<Connection<IamReader, EksClients, NoFindings>> {
+    async fn connect(&self, _account: &str, role_arn: &str) -> AwsResult<Connection<ReadOnly>> {
         let (member, expires) = self.0.assume(role_arn).await?;
         Ok(Connection {
             iam: IamReader::new(&member),

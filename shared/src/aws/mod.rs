@@ -38,11 +38,32 @@ pub use sns::SnsTopic;
 pub use sts::caller_identity;
 
 use crate::config::Config;
-use crate::handler::Remediator;
-use crate::ports::{AwsError, ErrorKind};
+use crate::ports::{Adapters, NoFindings, NoTrails, Ports, Silent};
+use crate::types::{AwsError, ErrorKind, Identity};
 
-/// The remediator wired to real AWS clients.
-pub type AwsRemediator = Remediator<IamClient, EksClients, SnsTopic, SecurityHub, CloudTrail, OrgMembers>;
+/// The function's port set: every port over an SDK client, IAM with its writes.
+pub struct Aws;
+
+impl Ports for Aws {
+    type Iam = IamClient;
+    type Eks = EksClients;
+    type Findings = SecurityHub;
+    type Notifier = SnsTopic;
+    type Trails = CloudTrail;
+    type Members = OrgMembers;
+}
+
+/// The audit's port set: read-only IAM, no Security Hub, no topic, no trail check.
+pub struct ReadOnly;
+
+impl Ports for ReadOnly {
+    type Iam = IamReader;
+    type Eks = EksClients;
+    type Findings = NoFindings;
+    type Notifier = Silent;
+    type Trails = NoTrails;
+    type Members = ReadOnlyMembers;
+}
 
 /// Attempts per read, counting the first: throttling, 5xx and timeouts are retried with
 /// exponential backoff and full jitter. Eight, because with half of all requests throttled a
@@ -107,23 +128,24 @@ pub fn sdk_config_loader() -> ConfigLoader {
         )
 }
 
-/// Builds the remediator from `sdk`, asking STS once who the function is. With
-/// `MEMBER_ROLE_NAME` it also guards the member accounts (organization mode).
-pub async fn remediator(sdk: &SdkConfig, config: Config) -> Result<AwsRemediator, AwsError> {
+/// The function's adapters over `sdk`, and who the function is (asked of STS once). With
+/// `MEMBER_ROLE_NAME` the member accounts are reached through the same SDK configuration.
+pub async fn adapters(sdk: &SdkConfig, config: &Config) -> Result<(Identity, Adapters<Aws>), AwsError> {
     let identity = caller_identity(sdk).await?;
-    let iam = IamClient::new(sdk);
-    let eks = EksClients::new(sdk, &config.scan_regions);
-    let sns = SnsTopic::new(sdk, &config.sns_topic_arn);
-    let config_regions = config.scan_regions.clone();
-    Ok(Remediator::new(config, identity, iam, eks, sns)
-        .with_findings(SecurityHub::new(sdk))
-        .with_members(OrgMembers::new(sdk, &config_regions))
-        .with_trails(CloudTrail::new(sdk)))
+    let adapters = Adapters {
+        iam: IamClient::new(sdk),
+        eks: EksClients::new(sdk, &config.scan_regions),
+        findings: SecurityHub::new(sdk),
+        notifier: SnsTopic::new(sdk, &config.sns_topic_arn),
+        trails: CloudTrail::new(sdk),
+        members: OrgMembers::new(sdk, &config.scan_regions),
+    };
+    Ok((identity, adapters))
 }
 
 /// Counts every API call, attempt and throttled attempt into the running invocation's tally (see
-/// [`crate::metrics`]), and refuses to start an attempt once the invocation's budget is spent
-/// (see [`crate::deadline`]), except the notification's publish, which the reserve is for.
+/// [`crate::invocation::tally`]), and refuses to start an attempt once the invocation's budget is spent
+/// (see [`crate::invocation::deadline`]), except the notification's publish, which the reserve is for.
 #[derive(Debug, Clone, Copy)]
 pub struct CountCalls;
 
@@ -142,8 +164,8 @@ impl Intercept for CountCalls {
         let publish = cfg
             .load::<Metadata>()
             .is_some_and(|m| m.service().eq_ignore_ascii_case("sns") && m.name() == "Publish");
-        if !publish && crate::deadline::exhausted() {
-            return Err(Box::new(crate::deadline::Exhausted));
+        if !publish && crate::invocation::deadline::exhausted() {
+            return Err(Box::new(crate::invocation::deadline::Exhausted));
         }
         Ok(())
     }
@@ -154,7 +176,7 @@ impl Intercept for CountCalls {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        crate::metrics::record_attempt(is_throttling(context.response()));
+        crate::invocation::tally::record_attempt(is_throttling(context.response()));
         Ok(())
     }
 
@@ -167,7 +189,7 @@ impl Intercept for CountCalls {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
-            crate::metrics::record(metadata.service(), metadata.name());
+            crate::invocation::tally::record(metadata.service(), metadata.name());
         }
         Ok(())
     }
@@ -203,13 +225,8 @@ const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",
 ];
 
+/// Codes a later retry could get past: throttling, and these.
 const TRANSIENT_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "ServiceFailure",
@@ -237,8 +254,8 @@ where
         return AwsError {
             operation,
             kind: ErrorKind::Transient,
-            code: Some(crate::deadline::CODE.to_owned()),
-            message: crate::deadline::Exhausted.to_string(),
+            code: Some(crate::invocation::deadline::CODE.to_owned()),
+            message: crate::invocation::deadline::Exhausted.to_string(),
         };
     }
     let code = err.code().map(str::to_owned);
@@ -247,7 +264,7 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
         SdkError::ConstructionFailure(_) => ErrorKind::Rejected,
         _ => match (code.as_deref(), status) {
-            (Some(c), _) if TRANSIENT_CODES.contains(&c) => ErrorKind::Transient,
+            (Some(c), _) if THROTTLING_CODES.contains(&c) || TRANSIENT_CODES.contains(&c) => ErrorKind::Transient,
             (Some(c), _) if DENIED_CODES.contains(&c) => ErrorKind::Denied,
             (_, Some(s)) if s >= 500 || s == 429 => ErrorKind::Transient,
             (_, Some(403)) => ErrorKind::Denied,
@@ -272,7 +289,7 @@ where
 fn refused_for_deadline(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(err);
     while let Some(e) = current {
-        if e.downcast_ref::<crate::deadline::Exhausted>().is_some() {
+        if e.downcast_ref::<crate::invocation::deadline::Exhausted>().is_some() {
             return true;
         }
         current = e.source();

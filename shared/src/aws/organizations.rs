@@ -3,7 +3,7 @@ use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
 
 use super::{CountCalls, classify};
-use crate::ports::AwsResult;
+use crate::types::AwsResult;
 
 /// AWS Organizations, for `ACCOUNTS=organization`: callable from the management account or a
 /// delegated administrator.

@@ -6,9 +6,8 @@ use aws_sdk_securityhub::types::{
 };
 
 use super::{CountCalls, classify};
-use crate::findings::{Finding, GENERATOR_ID, PRODUCT_NAME};
-use crate::iam_arn;
-use crate::ports::{AwsResult, Findings, ImportOutcome, OpenFinding};
+use crate::ports::Findings;
+use crate::types::{AwsResult, Finding, GENERATOR_ID, ImportOutcome, OpenFinding, PRODUCT_NAME, arn};
 
 /// At most 100 findings per `BatchImportFindings` call.
 const BATCH: usize = 100;
@@ -48,7 +47,7 @@ fn equals(value: &str) -> StringFilter {
 fn asff(finding: &Finding) -> AwsSecurityFinding {
     let label = SeverityLabel::from(finding.severity.as_str());
     let role = AwsIamRoleDetails::builder()
-        .role_name(iam_arn::role_name_from_arn(&finding.role_arn).unwrap_or_default())
+        .role_name(arn::role_name_from_arn(&finding.role_arn).unwrap_or_default())
         .build();
     let resource = Resource::builder()
         .r#type("AwsIamRole")

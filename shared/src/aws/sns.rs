@@ -3,7 +3,8 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::{CountCalls, classify};
-use crate::ports::{AwsError, AwsResult, ErrorKind, Notification, Notifier};
+use crate::ports::Notifier;
+use crate::types::{AwsError, AwsResult, ErrorKind, Notification};
 
 /// The security team's topic.
 #[derive(Debug, Clone)]

@@ -2,8 +2,7 @@ use aws_config::SdkConfig;
 use aws_sdk_sts::Client;
 
 use super::{CountCalls, classify};
-use crate::handler::Identity;
-use crate::ports::{AwsError, AwsResult, ErrorKind};
+use crate::types::{AwsError, AwsResult, ErrorKind, Identity};
 
 /// Who the function runs as (`sts:GetCallerIdentity`, which needs no permission).
 pub async fn caller_identity(sdk: &SdkConfig) -> AwsResult<Identity> {

@@ -15,8 +15,8 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
 use super::{EksClients, IamClient};
-use crate::addons::{KNOWN_ADDONS, VPC_CNI};
-use crate::ports::{AccessEntry, AddonCredentials, Change, Eks, ErrorKind, Iam};
+use crate::ports::{Eks, Iam};
+use crate::types::{AccessEntry, AddonCredentials, Change, ErrorKind, KNOWN_ADDONS, VPC_CNI};
 
 fn eks(client: aws_sdk_eks::Client) -> EksClients {
     EksClients::from_clients(HashMap::from([("us-east-1".to_owned(), client)]))
@@ -298,8 +298,9 @@ async fn security_hub_refusals_and_a_disabled_hub_are_read_not_raised() {
     use aws_sdk_securityhub::operation::batch_import_findings::BatchImportFindingsOutput;
     use aws_sdk_securityhub::types::ImportFindingsError;
 
-    use crate::findings::{Finding, Scope};
     use crate::ports::Findings;
+    use crate::telling::findings::Scope;
+    use crate::types::Finding;
 
     let scope = Scope::new("123456789012", "us-east-1", "aws", std::time::SystemTime::UNIX_EPOCH);
     let finding = |n: usize| Finding {

@@ -1,0 +1,34 @@
+//! The floor: the data every stage passes on. Nothing here imports anything of the crate
+//! outside `types` (a test in `crate::layers` holds that), so any module may use these.
+
+pub mod addon;
+pub mod arn;
+mod binding;
+mod eks;
+mod error;
+mod finding;
+mod iam;
+mod identity;
+mod migration;
+mod mode;
+mod notification;
+mod report;
+mod trail;
+mod verdict;
+
+pub use addon::{AddonNeed, AddonNeeds, KNOWN_ADDONS, KnownAddon, VPC_CNI};
+pub use binding::{IndexSource, NodeBinding};
+pub use eks::{AccessEntry, AddonCredentials, Nodegroup};
+pub use error::{AwsError, AwsResult, ErrorKind};
+pub use finding::{Finding, FindingsStatus, GENERATOR_ID, ImportOutcome, OpenFinding, PRODUCT_NAME};
+pub use iam::{AttachedPolicy, Change, InlinePolicy, Role, RoleState, decode_document};
+pub use identity::Identity;
+pub use migration::Migration;
+pub use mode::Mode;
+pub use notification::Notification;
+pub use report::{
+    AccountLine, ActionKind, ActionRecord, ActionResult, EventSummary, InlineBackup, NotificationStatus, Outcome,
+    Report, RoleRef,
+};
+pub use trail::{FieldSelector, IAM_EVENTS_REGION, Selector, TrailState};
+pub use verdict::{Evaluation, Kept, Usage, Violation};
