@@ -78,7 +78,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The SDK's standard retry mode, which AWS recommends for all workloads. Adaptive mode (a
 /// client-side rate limiter) is meant for single-resource, latency-tolerant clients: it can
 /// delay first attempts, and measured here with half of all requests throttled it made
-/// invocations take 27 s (p50) and up to 76 s where standard mode took 0.3 s and 1.6 s. The
+/// invocations take 27 s (p50) and up to 76 s where standard mode took 0.5 s and 3.4 s (docs/safety.md). The
 /// back-off this function needs is discovery's own (`discovery::Limit`) and the deadline.
 fn retry_config(max_attempts: u32) -> RetryConfig {
     RetryConfig::standard()
@@ -130,13 +130,20 @@ pub fn sdk_config_loader() -> ConfigLoader {
 
 /// The function's adapters over `sdk`, and who the function is (asked of STS once). With
 /// `MEMBER_ROLE_NAME` the member accounts are reached through the same SDK configuration.
+/// A configuration without a topic (an audit's) is refused before any call.
 pub async fn adapters(sdk: &SdkConfig, config: &Config) -> Result<(Identity, Adapters<Aws>), AwsError> {
+    let topic = config.sns_topic_arn.as_deref().ok_or_else(|| AwsError {
+        operation: "sns:Publish",
+        kind: ErrorKind::Rejected,
+        code: None,
+        message: "no topic to notify: the configuration has no SNS_TOPIC_ARN".to_owned(),
+    })?;
     let identity = caller_identity(sdk).await?;
     let adapters = Adapters {
         iam: IamClient::new(sdk),
         eks: EksClients::new(sdk, &config.scan_regions),
         findings: SecurityHub::new(sdk),
-        notifier: SnsTopic::new(sdk, &config.sns_topic_arn),
+        notifier: SnsTopic::new(sdk, topic),
         trails: CloudTrail::new(sdk),
         members: OrgMembers::new(sdk, &config.scan_regions),
     };
