@@ -49,11 +49,6 @@ impl IndexCache {
         Ok((fresh, IndexSource::Scanned))
     }
 
-    /// Forgets the cached index (the sweep always scans afresh).
-    pub async fn invalidate(&self) {
-        *self.slot.lock().await = None;
-    }
-
     /// Records a binding learnt from an event (a node group just created) in a cached index.
     pub async fn learn(&self, role_arn: &str, binding: NodeBinding) {
         if let Some(cached) = self.slot.lock().await.as_mut() {

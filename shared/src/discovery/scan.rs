@@ -184,14 +184,12 @@ mod scan_tests {
     use crate::types::ErrorKind;
 
     fn eks(failing: crate::types::AwsError) -> FakeEks {
-        FakeEks {
-            clusters: vec![
-                FakeCluster::new("us-east-1", "open").nodegroup("ng", "node-open"),
-                FakeCluster::new("us-east-1", "closed")
-                    .nodegroup("ng", "node-closed")
-                    .nodegroups_fail(failing),
-            ],
-        }
+        FakeEks::new(vec![
+            FakeCluster::new("us-east-1", "open").nodegroup("ng", "node-open"),
+            FakeCluster::new("us-east-1", "closed")
+                .nodegroup("ng", "node-closed")
+                .nodegroups_fail(failing),
+        ])
     }
 
     #[tokio::test]
@@ -209,6 +207,40 @@ mod scan_tests {
             "{:?}",
             found.skipped
         );
+    }
+
+    #[tokio::test]
+    async fn a_scan_that_can_search_no_region_fails_instead_of_finding_nothing() {
+        // Given EKS refusing ListClusters in every region, one of them with a node role
+        let regions = vec!["us-east-1".to_owned(), "eu-west-1".to_owned()];
+        let denied = error("eks:ListClusters", ErrorKind::Denied, "AccessDeniedException");
+        let eks = eks(error("eks:ListNodegroups", ErrorKind::Denied, "AccessDeniedException"))
+            .refusing(&["us-east-1", "eu-west-1"], denied.clone());
+
+        // When it scans
+        let e = scan(&eks, &regions, 4)
+            .await
+            .expect_err("nothing searched is no answer");
+
+        // Then the error says so, names each region, and keeps the refusal's kind and code
+        assert_eq!(e.kind, ErrorKind::Denied);
+        assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
+        assert!(e.message.starts_with("no region could be searched ("), "{e}");
+        assert!(
+            e.message.contains("region us-east-1: ") && e.message.contains("region eu-west-1: "),
+            "{e}"
+        );
+
+        // and one region left is an answer, with the other region's refusal as a warning
+        let eks = eks_only_refusing("eu-west-1", denied);
+        let found = scan(&eks, &regions, 4).await.expect("one region searched");
+        assert_eq!(found.regions_searched, 1);
+        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+    }
+
+    fn eks_only_refusing(region: &str, denied: crate::types::AwsError) -> FakeEks {
+        FakeEks::new(vec![FakeCluster::new("us-east-1", "open").nodegroup("ng", "node-open")])
+            .refusing(&[region], denied)
     }
 
     #[tokio::test]

@@ -232,9 +232,25 @@ pub fn role_arn(name: &str) -> String {
 #[derive(Default, Clone)]
 pub struct FakeEks {
     pub clusters: Vec<FakeCluster>,
+    /// Regions whose cluster list EKS refuses with this error (an SCP, a changed boundary).
+    pub refused: Vec<(String, AwsError)>,
 }
 
 impl FakeEks {
+    pub fn new(clusters: Vec<FakeCluster>) -> Self {
+        FakeEks {
+            clusters,
+            refused: Vec::new(),
+        }
+    }
+
+    /// The same clusters, with `ListClusters` refused in each of `regions`.
+    pub fn refusing(mut self, regions: &[&str], error: AwsError) -> Self {
+        self.refused
+            .extend(regions.iter().map(|region| ((*region).to_owned(), error.clone())));
+        self
+    }
+
     fn cluster(&self, region: &str, name: &str) -> Option<&FakeCluster> {
         self.clusters.iter().find(|c| c.region == region && c.name == name)
     }
@@ -243,6 +259,9 @@ impl FakeEks {
 impl Eks for FakeEks {
     async fn clusters(&self, region: &str) -> AwsResult<Vec<String>> {
         tally::record("eks", "ListClusters");
+        if let Some((_, e)) = self.refused.iter().find(|(r, _)| r == region) {
+            return Err(e.clone());
+        }
         Ok(self
             .clusters
             .iter()

@@ -3,7 +3,6 @@
 //! (delivered in us-east-1), no rule matches and nothing errors. The sweep asks, and says so
 //! first when it is. Deciding is pure; the adapter only reads the trails.
 
-use crate::types::FieldSelector;
 use crate::types::{IAM_EVENTS_REGION, Selector, TrailState};
 
 const IAM_SOURCE: &str = "iam.amazonaws.com";
@@ -80,6 +79,7 @@ pub fn blind_reason(trails: &[TrailState]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::FieldSelector;
 
     fn trail(name: &str, home: &str, multi: bool, logging: bool, selectors: Vec<Selector>) -> TrailState {
         TrailState {

@@ -3,8 +3,6 @@
 use std::collections::BTreeSet;
 
 use crate::config::{AddonPolicy, Config};
-use crate::types::AttachedPolicy;
-use crate::types::InlinePolicy;
 use crate::types::{AddonNeed, AddonNeeds, Evaluation, Kept, KnownAddon, RoleState, VPC_CNI, Violation, addon, arn};
 use crate::verdict::usage;
 
@@ -201,6 +199,7 @@ mod tests {
     use super::*;
     use crate::config::{CNI_POLICY_NAME, DEFAULT_ALLOWED_POLICIES};
     use crate::types::VPC_CNI;
+    use crate::types::{AttachedPolicy, InlinePolicy};
 
     fn managed(partition: &str, name: &str) -> AttachedPolicy {
         AttachedPolicy {
