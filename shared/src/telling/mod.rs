@@ -1,8 +1,9 @@
 //! Stage 5, tell: [`notify`] builds the SNS message from a Report, [`findings`] the Security Hub
-//! findings (and syncs them), [`emf`] the CloudWatch metrics line, [`trail_health`] whether the
-//! guard is blind.
+//! findings (and syncs them), [`severity`] how serious each violation is, [`emf`] the CloudWatch
+//! metrics line, [`trail_health`] whether the guard is blind.
 
 pub mod emf;
 pub mod findings;
 pub mod notify;
+pub mod severity;
 pub mod trail_health;

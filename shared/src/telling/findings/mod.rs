@@ -1,17 +1,19 @@
 //! AWS Security Hub (CSPM) findings: one per violation (role × policy), with a deterministic `Id`
 //! so duplicate and concurrent deliveries update one finding. The provider owns the lifecycle
 //! through `RecordState`: ACTIVE / FAILED while the policy is on the role, ARCHIVED / PASSED once
-//! it is gone. Building findings is pure; [`sync_role`] and [`sync_sweep`] talk to the port.
+//! it is gone. Building findings from a Report is pure and lives here; [`sync_role`] and
+//! [`sync_sweep`] ([`sync`]) import them through the [`Findings`](crate::ports::Findings) port.
+
+mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use serde_json::Value;
-use tracing::warn;
-
-use crate::ports::Findings;
-use crate::types::{ActionResult, AwsError, Finding, FindingsStatus, OpenFinding, PRODUCT_NAME, Report, Violation};
+use super::severity::severity;
+use crate::types::{ActionResult, Finding, OpenFinding, PRODUCT_NAME, Report, Violation};
 use crate::verdict::policy;
+
+pub use sync::{sync_role, sync_sweep};
 
 const TYPE: &str = "Software and Configuration Checks/AWS Security Best Practices";
 const REQUIREMENTS: &[&str] = &["CIS Amazon EKS Benchmark 5.1.3", "CIS Amazon EKS Benchmark 5.2.1"];
@@ -20,79 +22,6 @@ const GUIDE: &str = "https://docs.aws.amazon.com/eks/latest/userguide/create-nod
 const DESCRIPTION_MAX: usize = 1024;
 const TITLE_MAX: usize = 256;
 const REMEDIATION_MAX: usize = 512;
-/// `FailedFindings` error codes worth one more try.
-const RETRYABLE: &[&str] = &[
-    "InternalException",
-    "InternalFailure",
-    "ThrottlingException",
-    "Throttling",
-    "LimitExceededException",
-];
-
-/// How serious a violation is: decided by the policy alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        }
-    }
-}
-
-/// CRITICAL for administrator access or `"*"` actions, HIGH for other wildcards or IAM writes
-/// (and for what cannot be read), MEDIUM otherwise.
-pub fn severity(violation: &Violation) -> Severity {
-    match violation {
-        Violation::ManagedPolicy { policy_name, .. } => match policy_name.as_str() {
-            "AdministratorAccess" => Severity::Critical,
-            "IAMFullAccess" | "PowerUserAccess" => Severity::High,
-            name if name.ends_with("FullAccess") => Severity::High,
-            _ => Severity::Medium,
-        },
-        Violation::InlinePolicy { document: None, .. } => Severity::High,
-        Violation::InlinePolicy {
-            document: Some(document),
-            ..
-        } => document_severity(document),
-    }
-}
-
-fn document_severity(document: &str) -> Severity {
-    let Ok(doc) = serde_json::from_str::<Value>(document) else {
-        return Severity::High;
-    };
-    let mut worst = Severity::Medium;
-    for statement in policy::allow_statements(&doc) {
-        if statement.get("NotAction").is_some() {
-            worst = worst.max(Severity::High);
-        }
-        for action in policy::strings(statement.get("Action")) {
-            let action = action.to_ascii_lowercase();
-            if action == "*" || action == "*:*" {
-                return Severity::Critical;
-            }
-            let iam_write = action.strip_prefix("iam:").is_some_and(|a| {
-                [
-                    "put", "attach", "create", "update", "delete", "add", "passrole", "detach", "remove", "set",
-                ]
-                .iter()
-                .any(|verb| a.starts_with(verb))
-            });
-            if action.contains('*') || iam_write {
-                worst = Severity::High;
-            }
-        }
-    }
-    worst
-}
 
 /// The deterministic finding `Id`: account, role, policy kind and policy (the ARN for a managed
 /// policy, so a customer policy that borrows an AWS name is a finding of its own).
@@ -300,100 +229,6 @@ fn cut(text: &str, max: usize) -> String {
     short
 }
 
-/// Imports the findings of one checked role (and closes the role's stale ones).
-pub async fn sync_role<F: Findings>(port: &F, report: &Report, scope: &Scope) -> FindingsStatus {
-    let Some(role_arn) = report.role.as_ref().and_then(|r| r.arn.as_deref()) else {
-        return FindingsStatus::default();
-    };
-    let open = match port.open_findings(&scope.product_arn(), Some(role_arn)).await {
-        Ok(open) => open,
-        Err(e) => return unavailable(&e),
-    };
-    import(port, for_role(report, scope, &open)).await
-}
-
-/// After a sweep: every checked role's findings, and every open finding whose violation no
-/// longer exists anywhere (a deleted role, a role that no longer backs nodes) closed. Open
-/// findings are re-imported with a new `UpdatedAt`, so Security Hub keeps them past 90 days.
-pub async fn sync_sweep<F: Findings>(port: &F, roles: &[Report], scope: &Scope) -> FindingsStatus {
-    let open = match port.open_findings(&scope.product_arn(), None).await {
-        Ok(open) => open,
-        Err(e) => return unavailable(&e),
-    };
-    let mut findings: Vec<Finding> = roles.iter().flat_map(|r| for_role(r, scope, &open)).collect();
-    let seen: BTreeSet<String> = findings.iter().map(|f| f.id.clone()).collect();
-    let checked: BTreeSet<String> = roles
-        .iter()
-        .filter_map(|r| r.role.as_ref()?.arn.as_deref().map(str::to_ascii_lowercase))
-        .collect();
-    findings.extend(open.iter().filter(|f| !seen.contains(&f.id)).map(|f| {
-        let why = if checked.contains(&f.role_arn.to_ascii_lowercase()) {
-            "the policy is no longer on the role"
-        } else {
-            "the role no longer exists or no longer backs EKS nodes"
-        };
-        closed(f, scope, why)
-    }));
-    import(port, findings).await
-}
-
-async fn import<F: Findings>(port: &F, findings: Vec<Finding>) -> FindingsStatus {
-    let mut status = FindingsStatus::default();
-    if findings.is_empty() {
-        return status;
-    }
-    let mut pending = findings;
-    for attempt in 0..2 {
-        let outcome = match port.import(&pending).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                let mut status = unavailable(&e);
-                status.failed = pending.iter().map(|f| f.id.clone()).collect();
-                return status;
-            }
-        };
-        let refused: BTreeMap<&str, (&str, &str)> = outcome
-            .failed
-            .iter()
-            .map(|(id, code, message)| (id.as_str(), (code.as_str(), message.as_str())))
-            .collect();
-        let (accepted, rejected): (Vec<&Finding>, Vec<&Finding>) =
-            pending.iter().partition(|f| !refused.contains_key(f.id.as_str()));
-        status.open += accepted.iter().filter(|f| f.open).count();
-        status.archived += accepted.iter().filter(|f| !f.open).count();
-        let mut retry = Vec::new();
-        for finding in rejected {
-            let (code, message) = refused.get(finding.id.as_str()).copied().unwrap_or_default();
-            if attempt == 0 && RETRYABLE.contains(&code) {
-                retry.push(finding.clone());
-            } else {
-                warn!(id = %finding.id, code, message, "Security Hub refused a finding");
-                status.failed.push(format!("{}: {code} {message}", finding.id));
-            }
-        }
-        if retry.is_empty() {
-            break;
-        }
-        pending = retry;
-    }
-    status
-}
-
-fn unavailable(e: &AwsError) -> FindingsStatus {
-    let warning = match e.code.as_deref() {
-        Some("InvalidAccessException") => format!(
-            "Security Hub is not enabled in this account and region, so no finding was imported \
-             (SECURITY_HUB=on; the SNS notification is the record): {e}"
-        ),
-        _ => format!("Security Hub findings could not be imported: {e}"),
-    };
-    warn!(error = %e, "Security Hub unavailable");
-    FindingsStatus {
-        warning: Some(warning),
-        ..FindingsStatus::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,39 +247,6 @@ mod tests {
             policy_arn: format!("arn:aws:iam::aws:policy/{name}"),
             reason: "r".into(),
             used_by: None,
-        }
-    }
-
-    #[test]
-    fn severity_by_policy() {
-        let statement =
-            |action: &str| format!(r#"{{"Statement":[{{"Effect":"Allow","Action":{action},"Resource":"*"}}]}}"#);
-        let cases = [
-            (managed("AdministratorAccess"), Severity::Critical),
-            (managed("AmazonS3FullAccess"), Severity::High),
-            (managed("IAMFullAccess"), Severity::High),
-            (managed("AmazonS3ReadOnlyAccess"), Severity::Medium),
-            (inline(&statement(r#""*""#)), Severity::Critical),
-            (inline(&statement(r#"["s3:GetObject","*:*"]"#)), Severity::Critical),
-            (inline(&statement(r#""s3:*""#)), Severity::High),
-            (inline(&statement(r#"["iam:PassRole"]"#)), Severity::High),
-            (inline(&statement(r#"["iam:AttachRolePolicy"]"#)), Severity::High),
-            (
-                inline(&statement(r#"["iam:GetRole","s3:GetObject"]"#)),
-                Severity::Medium,
-            ),
-            (
-                inline(r#"{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#),
-                Severity::Medium,
-            ),
-            (
-                inline(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#),
-                Severity::High,
-            ),
-            (inline("not json"), Severity::High),
-        ];
-        for (violation, expected) in cases {
-            assert_eq!(severity(&violation), expected, "{violation:?}");
         }
     }
 
