@@ -4,12 +4,11 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use super::text::subject_line;
 use crate::types::{
     ActionKind, ActionResult, InlineBackup, NodeBinding, Notification, Outcome, Report, Usage, Violation,
 };
 
-/// SNS subjects must be under 100 characters.
-const SUBJECT_MAX: usize = 99;
 /// SNS messages are at most 256 KiB; keep a margin for the attributes and envelope.
 const MESSAGE_MAX: usize = 250 * 1024;
 
@@ -91,16 +90,8 @@ pub fn backup_notification(backup: &InlineBackup, context: &BackupContext) -> No
         "eks-node-role-guard: backup before delete: {} on {}",
         backup.policy_name, backup.role_name
     );
-    let clean: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let subject = if clean.chars().count() <= SUBJECT_MAX {
-        clean
-    } else {
-        let mut short: String = clean.chars().take(SUBJECT_MAX - 1).collect();
-        short.push('…');
-        short
-    };
     Notification {
-        subject,
+        subject: subject_line(&raw),
         message: structure(&text, &machine),
         attributes: vec![
             ("mode".to_owned(), context.mode.as_str().to_owned()),
@@ -168,13 +159,7 @@ pub fn subject(report: &Report) -> String {
     } else {
         raw
     };
-    let clean: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if clean.chars().count() <= SUBJECT_MAX {
-        return clean;
-    }
-    let mut short: String = clean.chars().take(SUBJECT_MAX - 1).collect();
-    short.push('…');
-    short
+    subject_line(&raw)
 }
 
 fn write_usage(out: &mut String, usage: Option<&Usage>) {

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use super::severity::severity;
+use super::text::shorten;
 use crate::types::{ActionResult, Finding, OpenFinding, PRODUCT_NAME, Report, Violation};
 use crate::verdict::policy;
 
@@ -150,15 +151,15 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
             region: scope.region.clone(),
             partition: scope.partition.clone(),
             role_arn: role_arn.to_owned(),
-            title: cut(
+            title: shorten(
                 &format!("EKS node role {role_name} carries {kind} {}", violation.policy_name()),
                 TITLE_MAX,
             ),
-            description: cut(&description, DESCRIPTION_MAX),
+            description: shorten(&description, DESCRIPTION_MAX),
             severity: severity(violation).label().to_owned(),
             open: !removed,
             updated_at: scope.now.clone(),
-            remediation: cut(&remediation, REMEDIATION_MAX),
+            remediation: shorten(&remediation, REMEDIATION_MAX),
             remediation_url: GUIDE.to_owned(),
             related_requirements: REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect(),
             types: vec![TYPE.to_owned()],
@@ -194,7 +195,7 @@ pub fn closed(finding: &OpenFinding, scope: &Scope, why: &str) -> Finding {
         open: false,
         created_at: finding.created_at.clone(),
         updated_at: scope.now.clone(),
-        remediation: cut(&format!("Resolved: {why}."), REMEDIATION_MAX),
+        remediation: shorten(&format!("Resolved: {why}."), REMEDIATION_MAX),
         remediation_url: GUIDE.to_owned(),
         related_requirements: REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect(),
         types: vec![TYPE.to_owned()],
@@ -218,15 +219,6 @@ fn product_fields(report: &Report, clusters: &str) -> BTreeMap<String, String> {
         fields.insert(field("EventId"), id.clone());
     }
     fields
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut short: String = text.chars().take(max - 1).collect();
-    short.push('…');
-    short
 }
 
 #[cfg(test)]
