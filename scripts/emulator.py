@@ -15,7 +15,8 @@ As a command, for callers in other languages (the Rust tests, the shell scripts)
 prints exactly one line, the endpoint ``http://127.0.0.1:PORT``, once the server answers, then
 keeps it running until SIGTERM, SIGINT or SIGHUP, or until its own stdin reaches end of file (so a
 caller that holds a pipe to its stdin stops the emulator just by exiting, even when killed), and
-stops the server on the way out. A start-up failure goes to stderr with exit status 1.
+stops the server on the way out. It exits with status 1 when the server fails to start or dies
+(the reason on stderr), so "this process is alive" means "the emulator is up".
 
 The server runs in its own session (process group), is given ``MOTO_IAM_LOAD_MANAGED_POLICIES=true``
 (AWS-managed policies such as AdministratorAccess exist, as in a real account) and
@@ -24,6 +25,7 @@ The server runs in its own session (process group), is given ``MOTO_IAM_LOAD_MAN
 
 import argparse
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -124,6 +126,18 @@ def stop_moto(server):
             continue
 
 
+def _stdin_closed(fd, wait_s):
+    """True once `fd` (our stdin) is at end of file or unusable; waits at most `wait_s`."""
+    if fd is None:
+        time.sleep(wait_s)
+        return False
+    try:
+        readable, _, _ = select.select([fd], [], [], wait_s)
+        return bool(readable) and not os.read(fd, 65536)
+    except OSError:
+        return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log", help="the server's output (default: discarded)")
@@ -142,12 +156,12 @@ def main():
             print(f"error: {err}", file=sys.stderr)
             return 1
         print(endpoint, flush=True)
-        # until the caller closes our stdin (or is gone) or a signal arrives
-        if sys.stdin is None:
-            while True:
-                signal.pause()
-        while sys.stdin.buffer.read(65536):
-            pass
+        # until the caller closes our stdin (or is gone), a signal arrives or the server dies
+        fd = sys.stdin.fileno() if sys.stdin is not None else None
+        while not _stdin_closed(fd, 0.5):
+            if server.poll() is not None:
+                print(f"error: moto_server exited (code {server.returncode})", file=sys.stderr)
+                return 1
         return 0
     finally:
         if server is not None:
