@@ -1,8 +1,9 @@
 //! Just enough HTTP/1.1 for a proxy between an AWS client and an emulator: read one request,
 //! name it, forward it on a fresh connection, and answer with the protocol's own errors.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -94,9 +95,15 @@ pub(crate) fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<R
     Ok(Some(request))
 }
 
+/// How often a pending upstream answer checks whether the client is still there.
+const CLIENT_CHECK: Duration = Duration::from_millis(100);
+
 /// Sends the request upstream on a fresh connection and returns its whole response, framed so
-/// the client's connection to the proxy can stay open.
-pub(crate) fn forward(upstream: &str, request: &Request) -> Result<Vec<u8>> {
+/// the client's connection to the proxy can stay open. No time limit: a long poll (the Lambda
+/// runtime API's `GET .../invocation/next`) waits as long as the upstream holds it. If the
+/// `client` hangs up meanwhile, the upstream connection is closed at once, so the upstream
+/// does not hand its answer to a poll nobody reads.
+pub(crate) fn forward(upstream: &str, request: &Request, client: &TcpStream) -> Result<Vec<u8>> {
     let mut conn = TcpStream::connect(upstream).with_context(|| format!("connecting to {upstream}"))?;
     let mut head = String::new();
     for (i, line) in request.head.iter().enumerate() {
@@ -109,9 +116,51 @@ pub(crate) fn forward(upstream: &str, request: &Request) -> Result<Vec<u8>> {
     head.push_str("Connection: close\r\n\r\n");
     conn.write_all(head.as_bytes())?;
     conn.write_all(&request.body)?;
+    conn.set_read_timeout(Some(CLIENT_CHECK))?;
     let mut response = Vec::new();
-    conn.read_to_end(&mut response)?;
+    let mut chunk = [0; 64 * 1024];
+    loop {
+        match conn.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if hung_up(client) {
+                    let _ = conn.shutdown(Shutdown::Both);
+                    return Err(HungUp.into());
+                }
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(err).with_context(|| format!("reading from {upstream}")),
+        }
+    }
     Ok(keep_alive(response))
+}
+
+/// The client hung up while the upstream was answering: there is no one to answer.
+#[derive(Debug)]
+pub(crate) struct HungUp;
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the client hung up before the upstream answered")
+    }
+}
+
+impl std::error::Error for HungUp {}
+
+/// The client closed its end (a peek finds the end of the stream, or the connection is reset).
+fn hung_up(client: &TcpStream) -> bool {
+    if client.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0; 1];
+    let gone = match client.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false, // the client sent its next request already
+        Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted),
+    };
+    let _ = client.set_nonblocking(false);
+    gone
 }
 
 fn is_header(line: &str, name: &str) -> bool {

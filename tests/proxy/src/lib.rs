@@ -246,7 +246,7 @@ impl Shared {
     }
 
     /// The proxy's answer to one request.
-    fn answer(&self, request: &Request) -> Result<Vec<u8>> {
+    fn answer(&self, request: &Request, client: &TcpStream) -> Result<Vec<u8>> {
         if let Some(control) = request.path().strip_prefix("/__proxy/") {
             return Ok(self.control(request.method(), control));
         }
@@ -271,7 +271,7 @@ impl Shared {
         }
         match refusal {
             Some(refusal) => Ok(http::refusal(request, refusal)),
-            None => http::forward(&self.upstream, request),
+            None => http::forward(&self.upstream, request, client),
         }
     }
 
@@ -296,8 +296,9 @@ fn serve(shared: &Shared, client: TcpStream) -> Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
     while let Some(request) = http::read_request(&mut reader)? {
-        let response = match shared.answer(&request) {
+        let response = match shared.answer(&request, &client) {
             Ok(response) => response,
+            Err(err) if err.is::<http::HungUp>() => break,
             Err(err) => http::respond(
                 "502 Bad Gateway",
                 "Content-Type: text/plain\r\n",

@@ -262,3 +262,64 @@ fn an_upstream_that_is_gone_is_a_bad_gateway() {
 fn an_upstream_that_is_not_http_is_refused() {
     assert!(Proxy::start("127.0.0.1:5000", 0.0, 1).is_err());
 }
+
+#[test]
+fn a_client_that_hangs_up_during_a_long_poll_closes_the_upstream_connection() {
+    // Given an upstream that holds every request without answering, as the Lambda runtime API
+    // holds `GET .../invocation/next` until the next invoke
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        common::read_message(&mut reader).expect("the poll arrives");
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut rest); // returns when the proxy closes
+        closed_tx.send(Instant::now()).unwrap();
+    });
+    let proxy = Proxy::start(&upstream, 0.0, 1).unwrap();
+    let mut client = std::net::TcpStream::connect(proxy.endpoint.strip_prefix("http://").unwrap()).unwrap();
+    std::io::Write::write_all(
+        &mut client,
+        plain("GET", "/.rt/2018-06-01/runtime/invocation/next").as_bytes(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // When the client goes away before the answer
+    let hung_up = Instant::now();
+    drop(client);
+
+    // Then the proxy closes its upstream connection promptly
+    let closed = closed_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("upstream connection closed");
+    assert!(closed.duration_since(hung_up) < Duration::from_secs(1));
+    assert_eq!(
+        proxy
+            .seen()
+            .operations
+            .get("http:GET /.rt/2018-06-01/runtime/invocation/next"),
+        Some(&1)
+    );
+}
+
+#[test]
+fn a_request_is_counted_when_it_arrives_not_when_it_is_answered() {
+    // Given 200 ms of latency
+    let proxy = Proxy::with_options(
+        &upstream(),
+        Options {
+            latency: Duration::from_millis(200),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let sent = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    Client::connect(&proxy.endpoint).send(&plain("GET", "/2018-06-01/runtime/invocation/next"));
+
+    // Then it was first seen before the latency, not after
+    let first = proxy.seen().first_seen_ms["http:GET /2018-06-01/runtime/invocation/next"];
+    assert!(first < sent + 150, "first seen {} ms after it was sent", first - sent);
+}
