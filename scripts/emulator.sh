@@ -100,20 +100,18 @@ wait_port() {
   done
 }
 
-# start_moto LOG: a moto server on a free loopback port; sets MOTO_PGID and ENDPOINT.
+# start_moto LOG: the local emulator (scripts/emulator.py) on a free loopback port, answering;
+# sets MOTO_PGID and ENDPOINT. It runs as a coprocess whose stdin this shell holds: when the
+# script ends, however it ends, the emulator sees end of file and stops the server.
 start_moto() {
-  local log="$1" port
-  port="$(free_port)"
-  ENDPOINT="http://127.0.0.1:$port"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true setsid "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
-    </dev/null >"$log" 2>&1 &
-  MOTO_PGID=$!
-  wait_port "$port" "$MOTO_PGID" 30 "$log"
-  # answers HTTP, not just an open port
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$ENDPOINT/moto-api/" 2>/dev/null && break
-    sleep 0.1
-  done
+  local log="$1"
+  coproc MOTO { exec setsid "$PY" "$ROOT/scripts/emulator.py" --log "$log"; }
+  MOTO_PGID=$MOTO_PID
+  if ! read -r -t 90 ENDPOINT <&"${MOTO[0]}" || [[ "$ENDPOINT" != http://* ]]; then
+    echo "error: the emulator did not start; last lines of $log:" >&2
+    tail -n 30 "$log" >&2
+    return 1
+  fi
 }
 
 # function_env FILE MODE TOPIC_ARN: the function's environment against the emulator at $ENDPOINT

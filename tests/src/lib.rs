@@ -16,7 +16,7 @@ use noderole::aws::AwsRemediator;
 use noderole::{Config, Report};
 use serde_json::{Value, json};
 
-pub mod throttle;
+pub use aws_proxy::{Options as ProxyOptions, Proxy, Seen};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";

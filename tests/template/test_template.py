@@ -9,7 +9,6 @@ import fnmatch
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,9 @@ import cfnlint
 from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import emulator  # noqa: E402  (scripts/emulator.py: the one start-up of the local emulator)
+
 TEMPLATE_PATH = ROOT / "template.yaml"
 EVENTS_DIR = ROOT / "events"
 ADAPTERS_DIR = ROOT / "shared" / "src" / "aws"
@@ -174,41 +176,13 @@ def resolve(value, names=DEPLOYED):
     return {k: resolve(v, names) for k, v in value.items()}
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_moto():
     """A moto server on a free loopback port, answering. -> (process, endpoint URL)"""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ, AWS_DEFAULT_REGION="us-east-1"),
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return server, f"http://127.0.0.1:{port}"
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                server.wait()
-                raise RuntimeError("moto_server did not start")
-            time.sleep(0.1)
+    return emulator.start_moto()
 
 
 def stop_moto(server):
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    emulator.stop_moto(server)
 
 
 class Lint(unittest.TestCase):

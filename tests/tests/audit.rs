@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use noderole_integration::throttle::ThrottlingProxy;
+use noderole_integration::Proxy;
 use noderole_integration::*;
 use serde_json::Value;
 
@@ -80,7 +80,7 @@ async fn the_audit_reports_what_enforce_would_do_and_only_reads() {
     // Given the seeded account, behind a proxy that records every request
     let s = seeded().await;
     let before = snapshot(&s).await;
-    let proxy = ThrottlingProxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
+    let proxy = Proxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
 
     // When the audit runs with --exit-code
     let run = run_cli(
@@ -388,7 +388,7 @@ async fn an_audit_that_could_not_check_everything_is_never_clean() {
     };
 
     // A cluster whose node groups are denied: a warning, the region's other clusters audited
-    let proxy = ThrottlingProxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
+    let proxy = Proxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
     proxy.deny(&format!("eks:GET /clusters/{closed}/node-groups"));
     let run = audit(&proxy.endpoint);
     assert_eq!(run.code, 1, "{run:?}");
@@ -402,7 +402,7 @@ async fn an_audit_that_could_not_check_everything_is_never_clean() {
     assert!(role_report(&report, &hidden).is_none(), "{report}");
 
     // Node roles whose policies cannot be read: reported as not checked, exit 2, not 0 or 1
-    let proxy = ThrottlingProxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
+    let proxy = Proxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
     proxy.deny("iam:ListAttachedRolePolicies");
     let run = audit(&proxy.endpoint);
     assert_eq!(run.code, 2, "{run:?}");
@@ -423,7 +423,7 @@ async fn an_audit_that_could_not_check_everything_is_never_clean() {
     assert_eq!(explained.code, 2, "{explained:?}");
 
     // No region searched at all: an error, not "0 node roles"
-    let proxy = ThrottlingProxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
+    let proxy = Proxy::start(&s.moto.endpoint, 0.0, 1).expect("proxy");
     proxy.deny("eks:GET /clusters");
     let run = audit(&proxy.endpoint);
     assert_eq!(run.code, 2, "{run:?}");

@@ -259,7 +259,7 @@ async fn a_member_event_converges_with_half_of_all_requests_throttled() {
     let role = unique("node");
     admin_node_role(&a, &role).await;
     let inbox = central.inbox().await.expect("inbox");
-    let proxy = noderole_integration::throttle::ThrottlingProxy::start(&moto.endpoint, 0.0, 11).expect("proxy");
+    let proxy = noderole_integration::Proxy::start(&moto.endpoint, 0.0, 11).expect("proxy");
     let sdk = sdk_for(&proxy.endpoint).await;
     let guard = noderole::aws::remediator(
         &sdk,

@@ -1,5 +1,5 @@
 //! Heavy throttling, injected at the HTTP layer between the real SDK clients and the emulator
-//! (`ThrottlingProxy`): at 30% and 50% of all requests throttled, every violation is removed
+//! (`Proxy`): at 30% and 50% of all requests throttled, every violation is removed
 //! within an invocation and Lambda's two retries, no deleted inline policy is missing from the
 //! notifications, and decoys are untouched; at 95%, every invocation answers before its deadline
 //! with its partial Report logged, and the account converges once throttling stops.
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use noderole::aws::AwsRemediator;
 use noderole::deadline::Budget;
-use noderole_integration::throttle::ThrottlingProxy;
+use noderole_integration::Proxy;
 use noderole_integration::*;
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ const DELIVERY: Duration = Duration::from_secs(10);
 
 struct Scenario {
     account: Account,
-    proxy: ThrottlingProxy,
+    proxy: Proxy,
     guard: AwsRemediator,
     inbox: Inbox,
     node_roles: Vec<String>,
@@ -58,7 +58,7 @@ async fn scenario(fraction: f64, seed: u64) -> Scenario {
     let inbox = account.inbox().await.unwrap();
 
     // The guard is built (one STS call) before throttling starts.
-    let proxy = ThrottlingProxy::start(&moto.endpoint, 0.0, seed).unwrap();
+    let proxy = Proxy::start(&moto.endpoint, 0.0, seed).unwrap();
     let sdk = sdk_for(&proxy.endpoint).await;
     let emf = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&emf);
@@ -253,7 +253,7 @@ async fn a_call_past_the_budget_is_refused_before_it_is_sent_but_the_notificatio
     let role = unique("budget-node");
     account.node_role(&role, &["AdministratorAccess"]).await.unwrap();
     let inbox = account.inbox().await.unwrap();
-    let proxy = ThrottlingProxy::start(&moto.endpoint, 0.0, 1).unwrap();
+    let proxy = Proxy::start(&moto.endpoint, 0.0, 1).unwrap();
     let sdk = sdk_for(&proxy.endpoint).await;
     let iam = noderole::aws::IamClient::new(&sdk);
     let sns = noderole::aws::SnsTopic::new(&sdk, &inbox.topic_arn);

@@ -1,0 +1,118 @@
+//! `explain` for people: the trust policy as read, what references the role, the verdict per
+//! policy.
+
+use std::fmt::Write as _;
+
+use noderole::audit::Explanation;
+use noderole::report::Outcome;
+
+use super::view;
+
+/// `explain`: the trust policy as read, what references the role, the verdict per policy.
+pub fn explanation(e: &Explanation) -> String {
+    let report = &e.report;
+    let v = view(report);
+    let mut out = String::new();
+    let _ = writeln!(out, "Role:     {} (account {})", v.arn, v.account);
+    let trust = match e.trust.node_trust {
+        "ec2" => "EC2 instances may assume it (ec2.amazonaws.com): a node role candidate",
+        "hybrid" => "hybrid nodes may assume it (SSM / IAM Roles Anywhere): a node role candidate",
+        _ => "neither EC2 nor a hybrid-node service may assume it: not a node role",
+    };
+    let _ = writeln!(out, "Trust:    {trust}");
+    let _ = writeln!(out, "          principals: {}", e.trust.principals.join(", "));
+    if v.backs.is_empty() {
+        let _ = writeln!(out, "Backs:    nothing found in the regions searched");
+    }
+    for b in &v.backs {
+        let _ = writeln!(out, "Backs:    {b}");
+    }
+    let node_role = if report.node_role { "yes" } else { "no" };
+    let _ = writeln!(out, "Node role: {node_role}; verdict: {}", v.verdict);
+    if !v.reason.is_empty() {
+        let _ = writeln!(out, "          {}", v.reason);
+    }
+    for i in &v.items {
+        let what = if i.remove { "REMOVE" } else { "keep  " };
+        let _ = writeln!(out, "  {what} {}: {}", i.policy, i.why);
+        if let Some(command) = &i.command {
+            let _ = writeln!(out, "         enforce runs: {command}");
+        }
+    }
+    if report.outcome == Outcome::Failed {
+        let _ = writeln!(out, "The check could not finish: {}", v.reason);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use noderole::audit::Trust;
+
+    use super::super::fixture;
+    use super::*;
+
+    fn explained(report: noderole::Report, node_trust: &'static str) -> String {
+        explanation(&Explanation {
+            trust: Trust {
+                node_trust,
+                principals: vec!["ec2.amazonaws.com".into()],
+            },
+            report,
+        })
+    }
+
+    #[test]
+    fn the_trust_what_it_backs_and_each_policy_with_its_command() {
+        let text = explained(fixture::prod(), "ec2");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Role:     arn:aws:iam::111122223333:role/eks-node-prod (account 111122223333)"
+        );
+        assert_eq!(
+            lines[1],
+            "Trust:    EC2 instances may assume it (ec2.amazonaws.com): a node role candidate"
+        );
+        assert_eq!(lines[2], "          principals: ec2.amazonaws.com");
+        assert_eq!(lines[3], "Backs:    us-east-1/prod node group general");
+        assert_eq!(lines[6], "Node role: yes; verdict: violations found");
+        assert_eq!(
+            lines[7],
+            "  REMOVE AdministratorAccess: AWS-managed policy not in the allowlist"
+        );
+        assert_eq!(
+            lines[8],
+            "         enforce runs: aws iam detach-role-policy --role-name 'eks-node-prod' --policy-arn \
+             'arn:aws:iam::aws:policy/AdministratorAccess'"
+        );
+        assert!(lines.contains(&"  keep   AmazonEKSWorkerNodePolicy: allowlisted"));
+        assert!(!text.contains("could not finish"));
+    }
+
+    #[test]
+    fn a_role_that_backs_nothing_says_so() {
+        let mut report = fixture::role(fixture::HOME, "ci-runner", noderole::Outcome::NotNodeRole, None);
+        report.node_role = false;
+        let text = explained(report, "none");
+        assert!(text.contains("Trust:    neither EC2 nor a hybrid-node service may assume it: not a node role\n"));
+        assert!(text.contains("Backs:    nothing found in the regions searched\n"));
+        assert!(text.contains("Node role: no; verdict: not node role\n"));
+    }
+
+    #[test]
+    fn a_check_that_failed_says_why_at_the_end() {
+        let report = fixture::role(
+            fixture::HOME,
+            "eks-node-batch",
+            Outcome::Failed,
+            Some("iam:GetRole: AccessDenied"),
+        );
+        let text = explained(report, "hybrid");
+        assert!(text.contains("hybrid nodes may assume it"));
+        assert_eq!(
+            text.lines().last(),
+            Some("The check could not finish: iam:GetRole: AccessDenied")
+        );
+    }
+}
