@@ -6,16 +6,16 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use aws_config::Region;
 use noderole::Config;
-use noderole::accounts::{Accounts, Guarded};
-use noderole::audit::Audited;
-use noderole::aws::{EksClients, IamReader, OrgMembers, ReadOnlyMembers};
-use noderole::findings::NoFindings;
+use noderole::running::accounts::{Accounts, Guarded};
+use noderole::running::audit::Audited;
+use noderole::aws::{EksClients, IamReader, OrgMembers, ReadOnly, ReadOnlyMembers};
+use noderole::ports::NoFindings;
 
 use crate::args::Scope;
 use crate::{regions, render};
 
 /// The audit over the SDK: IAM that can only read, EKS, and member accounts entered read-only.
-pub type Audit = Audited<IamReader, EksClients, ReadOnlyMembers>;
+pub type Audit = Audited<ReadOnly>;
 
 /// What every command starts from.
 pub struct Connected {

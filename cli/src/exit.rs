@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use noderole::Outcome;
 use noderole::Report;
-use noderole::audit::Explanation;
+use noderole::running::audit::Explanation;
 
 use crate::render;
 
@@ -89,8 +89,8 @@ pub fn audit_problems(report: &Report) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use noderole::report::{AccountLine, EventSummary, RoleRef};
-    use noderole::rules::Violation;
+    use noderole::types::{AccountLine, EventSummary, RoleRef};
+    use noderole::types::Violation;
     use noderole::{Mode, Outcome};
 
     use super::*;

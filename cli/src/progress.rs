@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use noderole::audit::Progress;
+use noderole::running::sweep::Progress;
 
 /// A progress bar on standard error when it is a terminal; nothing otherwise.
 pub struct Bar(Option<ProgressBar>);

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{Region, SdkConfig};
 use aws_sdk_iam::config::Credentials;
-use noderole::aws::AwsRemediator;
+use noderole::Remediator;
+
+/// The function's remediator over the AWS adapters.
+type AwsRemediator = Remediator<noderole::aws::Aws>;
 use noderole::{Config, Report};
 use serde_json::{Value, json};
 
@@ -492,9 +495,10 @@ pub fn config(topic_arn: &str, overrides: &[(&str, &str)]) -> Config {
 
 /// The remediator wired to the emulator.
 pub async fn remediator(account: &Account, config: Config) -> AwsRemediator {
-    noderole::aws::remediator(&account.sdk, config)
+    let (identity, adapters) = noderole::aws::adapters(&account.sdk, &config)
         .await
-        .expect("remediator builds against moto")
+        .expect("the adapters build against moto");
+    Remediator::new(config, identity, adapters)
 }
 
 /// An `events/` file.

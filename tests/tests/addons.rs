@@ -271,7 +271,7 @@ async fn the_migration_commands_create_a_pod_identity_role_with_the_same_permiss
         .unwrap()
         .role
         .unwrap();
-    let trust: Value = serde_json::from_str(&noderole::policy::decode_document(
+    let trust: Value = serde_json::from_str(&noderole::types::decode_document(
         role.assume_role_policy_document().unwrap(),
     ))
     .unwrap();
@@ -289,7 +289,7 @@ async fn the_migration_commands_create_a_pod_identity_role_with_the_same_permiss
         .send()
         .await
         .unwrap();
-    let moved: Value = serde_json::from_str(&noderole::policy::decode_document(moved.policy_document())).unwrap();
+    let moved: Value = serde_json::from_str(&noderole::types::decode_document(moved.policy_document())).unwrap();
     assert_eq!(moved, serde_json::from_str::<Value>(AUTOSCALING).unwrap());
     // and the node role itself was not touched (dry-run)
     assert!(account.inline(&node.role).await.unwrap().contains(&policy_name));

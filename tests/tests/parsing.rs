@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use noderole::trigger::{self, Trigger};
+use noderole::event;
+use noderole::event::Trigger;
 use noderole_integration::{event_file, repo_root};
 use serde_json::{Value, json};
 

@@ -47,7 +47,7 @@ async fn a_deleted_inline_policy_is_restored_exactly_from_the_notification() {
         .send()
         .await
         .unwrap();
-    let restored: Value = serde_json::from_str(&noderole::policy::decode_document(restored.policy_document())).unwrap();
+    let restored: Value = serde_json::from_str(&noderole::types::decode_document(restored.policy_document())).unwrap();
     assert_eq!(restored, serde_json::from_str::<Value>(document).unwrap());
 }
 

@@ -8,8 +8,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use noderole::aws::AwsRemediator;
-use noderole::deadline::Budget;
+use noderole::Remediator;
+
+type AwsRemediator = Remediator<noderole::aws::Aws>;
+use noderole::invocation::deadline::Budget;
 use noderole_integration::Proxy;
 use noderole_integration::*;
 use serde_json::Value;
@@ -62,13 +64,10 @@ async fn scenario(fraction: f64, seed: u64) -> Scenario {
     let sdk = sdk_for(&proxy.endpoint).await;
     let emf = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&emf);
-    let guard = noderole::aws::remediator(
-        &sdk,
-        config(&inbox.topic_arn, &[("MODE", "enforce"), ("SCAN_REGIONS", REGION)]),
-    )
-    .await
-    .unwrap()
-    .with_metrics(move |line| sink.lock().unwrap().push(serde_json::from_str(line).unwrap()));
+    let config = config(&inbox.topic_arn, &[("MODE", "enforce"), ("SCAN_REGIONS", REGION)]);
+    let (identity, adapters) = noderole::aws::adapters(&sdk, &config).await.unwrap();
+    let guard = Remediator::new(config, identity, adapters)
+        .with_metrics(move |line| sink.lock().unwrap().push(serde_json::from_str(line).unwrap()));
     proxy.set_fraction(fraction);
     Scenario {
         account,
@@ -245,8 +244,9 @@ async fn near_total_throttling_answers_before_the_deadline_and_converges_after()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_past_the_budget_is_refused_before_it_is_sent_but_the_notification_goes_out() {
-    use noderole::deadline;
-    use noderole::ports::{Iam, Notification, Notifier};
+    use noderole::invocation::deadline;
+    use noderole::ports::{Iam, Notifier};
+    use noderole::types::Notification;
 
     let moto = Moto::shared();
     let account = Account::new(moto).await;

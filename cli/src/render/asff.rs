@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 use noderole::Report;
-use noderole::findings::{self, Scope};
+use noderole::telling::findings;
+use noderole::telling::findings::Scope;
 
 use super::FindingsScope;
 

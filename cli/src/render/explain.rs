@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use noderole::audit::Explanation;
-use noderole::report::Outcome;
+use noderole::running::audit::Explanation;
+use noderole::types::Outcome;
 
 use super::view;
 
@@ -47,7 +47,7 @@ pub fn explanation(e: &Explanation) -> String {
 
 #[cfg(test)]
 mod tests {
-    use noderole::audit::Trust;
+    use noderole::running::audit::Trust;
 
     use super::super::fixture;
     use super::*;

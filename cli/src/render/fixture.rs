@@ -6,10 +6,10 @@
 //! [`organization`] adds account 444455556666 that could not be entered and a role there whose
 //! policies could not be read.
 
-use noderole::discovery::NodeBinding;
-use noderole::report::{AccountLine, EventSummary, Outcome, RoleRef};
-use noderole::rules::{Kept, Violation};
-use noderole::usage::Usage;
+use noderole::types::NodeBinding;
+use noderole::types::{AccountLine, EventSummary, Outcome, RoleRef};
+use noderole::types::{Kept, Violation};
+use noderole::types::Usage;
 use noderole::{Mode, Report};
 
 pub const HOME: &str = "111122223333";

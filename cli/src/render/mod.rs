@@ -12,10 +12,10 @@ mod markdown;
 mod table;
 
 use noderole::Report;
-use noderole::discovery::NodeBinding;
-use noderole::policy;
-use noderole::report::Outcome;
-use noderole::rules::Violation;
+use noderole::types::NodeBinding;
+use noderole::verdict::policy;
+use noderole::types::Outcome;
+use noderole::types::Violation;
 
 pub use asff::asff;
 pub use explain::explanation;
