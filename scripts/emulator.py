@@ -102,7 +102,9 @@ def start_moto(log_path=None):
             if server.poll() is not None:
                 raise RuntimeError(f"moto_server exited (code {server.returncode}) before answering\n{_tail(log_path)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"moto_server did not answer on {endpoint} within {START_LIMIT_S}s\n{_tail(log_path)}")
+                raise RuntimeError(
+                    f"moto_server did not answer on {endpoint} within {START_LIMIT_S}s\n{_tail(log_path)}"
+                )
             time.sleep(0.1)
     except BaseException:  # a signal or a failure while waiting: no server left behind
         stop_moto(server)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the demo and local scripts: process-group helpers, the local emulator, the function
 # under the runtime emulator. Source it after setting ROOT and PY (the virtualenv's python).
 
@@ -82,10 +83,8 @@ start_function() {
     set -a
     # shellcheck source=/dev/null
     source "$env_file"
-    AWS_LAMBDA_FUNCTION_NAME="$bin"
-    AWS_LAMBDA_FUNCTION_VERSION=1
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=4096
-    AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt/$bin"
+    export AWS_LAMBDA_FUNCTION_NAME="$bin" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=4096
+    export AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt/$bin"
     exec setsid "$BIN_DIR/$bin"
   ) </dev/null >>"$log" 2>&1 &
   FUNCTION_PGID=$!
@@ -141,6 +140,7 @@ wait_port() {
 start_moto() {
   local log="$1"
   coproc MOTO { exec setsid "$PY" "$ROOT/scripts/emulator.py" --log "$log"; }
+  # shellcheck disable=SC2153 # MOTO_PID is set by `coproc MOTO`
   MOTO_PGID=$MOTO_PID
   if ! read -r -t 90 ENDPOINT <&"${MOTO[0]}" || [[ "$ENDPOINT" != http://* ]]; then
     echo "error: the emulator did not start; last lines of $log:" >&2

@@ -232,8 +232,12 @@ class Seeder:
         s3 = self.aws.client("s3")
         cloudtrail = self.aws.client("cloudtrail")
         ignore_exists(s3.create_bucket, Bucket="eks-node-role-guard-demo-trail")
-        ignore_exists(cloudtrail.create_trail, Name="management-events",
-                      S3BucketName="eks-node-role-guard-demo-trail", IsMultiRegionTrail=True)
+        ignore_exists(
+            cloudtrail.create_trail,
+            Name="management-events",
+            S3BucketName="eks-node-role-guard-demo-trail",
+            IsMultiRegionTrail=True,
+        )
         cloudtrail.start_logging(Name="management-events")
         self.log("trail management-events: multi-region, logging")
 
@@ -241,24 +245,39 @@ class Seeder:
         """A node role as eksctl builds it with iam.withAddonPolicies (autoScaler, externalDNS,
         ebs, cloudWatch, imageBuilder): what the function attributes and plans to move."""
         stack = "eksctl-platform-nodegroup-ng-1"
-        autoscaling = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
-                       "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeTags",
-                       "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
-                       "ec2:DescribeLaunchTemplateVersions"]
+        autoscaling = [
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations",
+            "autoscaling:DescribeTags",
+            "autoscaling:SetDesiredCapacity",
+            "autoscaling:TerminateInstanceInAutoScalingGroup",
+            "ec2:DescribeLaunchTemplateVersions",
+        ]
         role = self.role(
             EKSCTL_ROLE,
             EC2_TRUST,
             # eksctl's defaults for a managed node group, then imageBuilder, ebs and cloudWatch
-            [AWS_POLICY + p for p in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
-                                      "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore",
-                                      "AmazonEC2ContainerRegistryPowerUser", "service-role/AmazonEBSCSIDriverPolicy",
-                                      "CloudWatchAgentServerPolicy")],
+            [
+                AWS_POLICY + p
+                for p in (
+                    "AmazonEKSWorkerNodePolicy",
+                    "AmazonEC2ContainerRegistryPullOnly",
+                    "AmazonEKS_CNI_Policy",
+                    "AmazonSSMManagedInstanceCore",
+                    "AmazonEC2ContainerRegistryPowerUser",
+                    "service-role/AmazonEBSCSIDriverPolicy",
+                    "CloudWatchAgentServerPolicy",
+                )
+            ],
             inline={
                 f"{stack}-PolicyAutoScaling": statement(autoscaling, "*"),
                 f"{stack}-PolicyExternalDNSChangeSet": statement(
-                    ["route53:ChangeResourceRecordSets"], "arn:aws:route53:::hostedzone/*"),
+                    ["route53:ChangeResourceRecordSets"], "arn:aws:route53:::hostedzone/*"
+                ),
                 f"{stack}-PolicyExternalDNSHostedZones": statement(
-                    ["route53:ListHostedZones", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], "*"),
+                    ["route53:ListHostedZones", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], "*"
+                ),
             },
         )
         self.counts["nodegroups"] += self.cluster("us-east-1", "platform", [("ng-1", role)], self.cluster_role)
@@ -319,9 +338,7 @@ class Seeder:
         sqs = self.aws.client("sqs")
         topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
         queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         policy = {
             "Version": "2012-10-17",
             "Statement": [
@@ -404,7 +421,7 @@ def cmd_show(args, aws):
 
 def shorten(arn):
     """AWS-managed ARNs by name; customer-managed ARNs in full so the look-alike stands out."""
-    return arn[len(AWS_POLICY):] if arn.startswith(AWS_POLICY) else arn
+    return arn[len(AWS_POLICY) :] if arn.startswith(AWS_POLICY) else arn
 
 
 def load_report(path):
@@ -557,9 +574,7 @@ def main():
     show = sub.add_parser("show", help="print roles' managed and inline policies")
     show.add_argument("--roles", default=",".join(DEMO_ROLES))
     show.add_argument("--json", metavar="FILE", help="also write {role: {managed, inline}} to FILE")
-    drain = sub.add_parser(
-        "drain", aliases=["drain-queue"], help="print and delete every notification in an SQS queue"
-    )
+    drain = sub.add_parser("drain", aliases=["drain-queue"], help="print and delete every notification in an SQS queue")
     drain.add_argument("--queue-url", required=True)
     drain.add_argument("--no-text", action="store_true", help="skip the readable text (no moto model dump)")
     told = sub.add_parser(
