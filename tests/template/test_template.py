@@ -25,7 +25,9 @@ import emulator  # noqa: E402  (scripts/emulator.py: the one start-up of the loc
 TEMPLATE_PATH = ROOT / "template.yaml"
 EVENTS_DIR = ROOT / "events"
 ADAPTERS_DIR = ROOT / "shared" / "src" / "aws"
-CONFIG_RS = ROOT / "shared" / "src" / "config.rs"
+CORE_SRC = ROOT / "shared" / "src"
+# The configuration's source: config.rs, or every file of config/ once it is a folder.
+CONFIG_RS = CORE_SRC / "config.rs" if (CORE_SRC / "config.rs").exists() else CORE_SRC / "config"
 VENV_BIN = Path(sys.executable).parent
 # cfn-lint ships the IAM service authorization data (every action of every service).
 IAM_ACTIONS_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
@@ -38,7 +40,7 @@ TAMPER_RULES = ("TamperAlertRule", "TamperWatchRule")
 # The central kind's rules on its organization event bus, which also invoke the function.
 CENTRAL_RULES = ("CentralIamPolicyChangeRule", "CentralEksCreateNodegroupRule")
 ALARMS = ("FunctionErrorsAlarm", "FunctionThrottlesAlarm", "DeadLettersAlarm", "HeartbeatAlarm")
-EMF_RS = ROOT / "shared" / "src" / "emf.rs"
+EMF_RS = next((p for p in (CORE_SRC / "telling" / "emf.rs", CORE_SRC / "emf.rs") if p.exists()), CORE_SRC / "emf.rs")
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
 # sts.rs is left out on purpose: sts:GetCallerIdentity needs no permission.
 ADAPTER_SERVICES = ("iam", "eks", "sns", "securityhub", "cloudtrail")
@@ -891,7 +893,9 @@ class Structure(unittest.TestCase):
         timeout = self.resources["RemediatorFunction"]["Properties"]["Timeout"]
         self.assertEqual(variables["FUNCTION_TIMEOUT_SECONDS"], str(timeout), "the budget is the function's Timeout")
         # Every variable the template sets is one the function reads (no typo goes unnoticed).
-        read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', CONFIG_RS.read_text()))
+        sources = sorted(CONFIG_RS.glob("*.rs")) if CONFIG_RS.is_dir() else [CONFIG_RS]
+        text = "\n".join(path.read_text() for path in sources)
+        read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', text))
         self.assertTrue(read, f"no variables found in {CONFIG_RS}")
         self.assertLessEqual(
             set(variables), read, f"set by the template but not read by config.rs: {set(variables) - read}"
