@@ -4,17 +4,11 @@
 use noderole_integration::*;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "AdministratorAccess";
 const MEMBER_ROLE: &str = "security/eks-node-role-guard-member";
 
 /// A node role named `role` with AdministratorAccess, backing a node group in `account`.
 async fn admin_node_role(account: &Account, role: &str) -> String {
-    let arn = account.node_role(role, &[ADMIN]).await.expect("node role");
-    account
-        .cluster(REGION, &unique("cluster"), &[("general", &arn)])
-        .await
-        .expect("cluster");
-    arn
+    node_role_named_in_cluster(account, role, &[ADMIN]).await
 }
 
 fn from(mut event: Value, account: &str) -> Value {
