@@ -142,7 +142,7 @@ start_moto() {
   coproc MOTO { exec setsid "$PY" "$ROOT/scripts/emulator.py" --log "$log"; }
   # shellcheck disable=SC2153 # MOTO_PID is set by `coproc MOTO`
   MOTO_PGID=$MOTO_PID
-  if ! read -r -t 90 ENDPOINT <&"${MOTO[0]}" || [[ "$ENDPOINT" != http://* ]]; then
+  if ! read -r -t 240 ENDPOINT <&"${MOTO[0]}" || [[ "$ENDPOINT" != http://* ]]; then
     echo "error: the emulator did not start; last lines of $log:" >&2
     tail -n 30 "$log" >&2
     return 1
