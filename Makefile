@@ -6,7 +6,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: tools test fmt-check clippy lint-template demo build deploy deploy-cargo-lambda
+.PHONY: tools test fmt-check clippy check-layers lint-template lint-scripts demo build deploy deploy-cargo-lambda
 
 ## tools: project-local virtualenv with the emulator (moto), cargo-lambda, zig and cfn-lint, pinned
 tools: $(TOOLS)
@@ -15,8 +15,9 @@ $(TOOLS): requirements-tools.txt
 	$(VENV)/bin/pip install --disable-pip-version-check --quiet --requirement requirements-tools.txt
 	touch $@
 
-## test: formatting, lints and every test tier (unit, emulator integration, end to end)
-test: tools fmt-check clippy lint-template
+## test: formatting, lints and every test tier (unit, emulator integration, end to end); the build is
+##       the one every local target makes (cargo build --workspace --bins), so the SDK compiles once
+test: tools fmt-check clippy lint-template lint-scripts
 	cargo build --workspace --bins
 	cargo test --workspace
 	$(VENV)/bin/python -m unittest discover -s tests/template -v
@@ -32,8 +33,25 @@ lint-template: tools $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml member.yaml
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --file member.yaml --framework cloudformation --skip-download --compact --quiet
 
+## lint-scripts: what is not Rust: ruff (lint and format) on the Python of scripts/ and tests/template/,
+##               shellcheck on the shell scripts, and the relative links of the Markdown (README.md, docs/)
+LINT := $(VENV)/.lint-installed
+$(LINT): requirements-lint.txt $(TOOLS)
+	$(VENV)/bin/pip install --disable-pip-version-check --quiet --requirement requirements-lint.txt
+	touch $@
+lint-scripts: $(LINT)
+	$(VENV)/bin/ruff check --no-cache scripts tests/template
+	$(VENV)/bin/ruff format --no-cache --check scripts tests/template
+	$(VENV)/bin/shellcheck --external-sources scripts/*.sh .ci/run
+	$(VENV)/bin/python scripts/check_links.py
+
 fmt-check:
 	cargo fmt --all -- --check
+
+## check-layers: the core's floors (docs/architecture.md): no import up a floor, no cycle among a
+##               module's files, and a check that the checker catches both (also run by make test)
+check-layers:
+	cargo test --workspace --lib layers
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -81,29 +99,31 @@ demo: tools
 
 ## bench: the release function on a seeded emulator, at each latency in BENCH_LATENCIES (ms added
 ##        per request): latency p50/p99, API calls vs the minimum, cold start, peak RSS, package size.
-##        Extra options via BENCH_ARGS (see scripts/bench.py --help). Results: bench-results/*.json
+##        Extra options via BENCH_ARGS (see scripts/bench/README.md). Results: bench-results/*.json
 ##        Then the same account with a fraction of all AWS requests throttled, for each fraction in
 ##        BENCH_THROTTLE (default 0.3 0.5): time to success, Lambda attempts, HTTP requests per event.
 BENCH_LATENCIES ?= 0 50
 BENCH_THROTTLE ?= 0.3 0.5
-##        Then organization mode (scripts/bench_org.py): one central function sweeping each number of
+##        Then organization mode (scripts/bench/org.py): one central function sweeping each number of
 ##        member accounts in BENCH_ORG (default 5 20 50), +50 ms per request; empty skips it.
 BENCH_ORG ?= 5 20 50
 comma := ,
 space := $(subst ,, )
 BENCH_ARGS ?=
+BENCH_BINARIES = --binary $(CARGO_TARGET_DIR)/release/node-role-remediator --proxy-binary $(CARGO_TARGET_DIR)/release/aws-proxy
 .PHONY: bench
 bench: tools
 	cargo build --release -p node-role-remediator
+	cargo build --release -p aws-proxy
 	@for ms in $(BENCH_LATENCIES); do \
-	  $(VENV)/bin/python scripts/bench.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
+	  PYTHONPATH=scripts $(VENV)/bin/python -m bench $(BENCH_BINARIES) \
 	    --latency-ms $$ms --out bench-results/bench-$${ms}ms.json $(BENCH_ARGS) || exit 1; \
 	done
 	@for f in $(BENCH_THROTTLE); do \
-	  $(VENV)/bin/python scripts/bench.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
+	  PYTHONPATH=scripts $(VENV)/bin/python -m bench $(BENCH_BINARIES) \
 	    --throttle $$f --out bench-results/bench-throttle-$$f.json $(BENCH_ARGS) || exit 1; \
 	done
 	@if [ -n "$(strip $(BENCH_ORG))" ]; then \
-	  $(VENV)/bin/python scripts/bench_org.py --binary $(CARGO_TARGET_DIR)/release/node-role-remediator \
+	  PYTHONPATH=scripts $(VENV)/bin/python -m bench.org $(BENCH_BINARIES) \
 	    --accounts $(subst $(space),$(comma),$(strip $(BENCH_ORG))) --out bench-results/bench-org.json || exit 1; \
 	fi

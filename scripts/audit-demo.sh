@@ -8,15 +8,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
 DEMO="$ROOT/.demo"
-CLI="${CARGO_TARGET_DIR:-$ROOT/target}/debug/eks-node-role-guard"
 mkdir -p "$DEMO"
 
 # shellcheck source=scripts/emulator.sh
 source "$ROOT/scripts/emulator.sh"
 stop_on_exit
+CLI="$BIN_DIR/eks-node-role-guard"
 
-echo "==== building the command (cargo build -p eks-node-role-guard) ===="
-cargo build --quiet -p eks-node-role-guard
+build_workspace
 
 echo "==== a local AWS account (moto), seeded like make demo's ===="
 start_moto "$DEMO/audit-moto.log"

@@ -40,7 +40,7 @@ echo "each account has node role eks-node-app in cluster apps (us-east-1); the t
 banner "Before"
 org show "$A" "$B" "$C" "$OUTSIDER" --json "$DEMO/org-before.json"
 
-build_function "$FUNCTION" "$DEMO/org-build.log"
+build_workspace
 
 banner "The function as a central deployment (cargo lambda watch, MODE=enforce)"
 env_file="$DEMO/org.env"
@@ -52,10 +52,7 @@ ACCOUNTS=organization
 ACCOUNT_CONCURRENCY=2
 EOV
 port="$(free_port)"
-setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
-  --env-file "$env_file" </dev/null >"$DEMO/org-watch.log" 2>&1 &
-WATCH_PGID=$!
-wait_port "$port" "$WATCH_PGID" 120 "$DEMO/org-watch.log"
+start_function "$FUNCTION" "$env_file" "$port" "$DEMO/org-watch.log"
 echo "function emulator on 127.0.0.1:$port (log: .demo/org-watch.log), environment:"
 grep -E "^(MODE|MEMBER_ROLE_NAME|ACCOUNTS|ACCOUNT_CONCURRENCY|SCAN_REGIONS)=" "$env_file" | sed 's/^/  /'
 echo "For an event from member X the function assumes arn:aws:iam::X:role/eks-node-role-guard-member"
@@ -70,7 +67,8 @@ invoke() {
     cat "$DEMO/org-$name.err" "$DEMO/org-$name.json" >&2
     exit 1
   fi
-  "$PY" scripts/seed.py report "$DEMO/org-$name.json"
+  # what the function told: its own notification texts, or the Report's outcome
+  "$PY" scripts/seed.py --endpoint "$ENDPOINT" told "$DEMO/org-$name.json" --seen "$DEMO/org-told.ids"
 }
 
 banner "AdministratorAccess attached in member A: the event"
@@ -88,21 +86,6 @@ invoke event-outsider "$DEMO/org-in-outsider.json"
 banner "The scheduled sweep over the organization"
 echo "(the event's account is the central one: the sweep covers every guarded account)"
 invoke sweep events/scheduled-sweep.json
-"$PY" - "$DEMO/org-sweep.json" <<'EOP'
-import json, sys
-report = json.load(open(sys.argv[1]))
-print("per account (the Report's `accounts`):")
-for line in report.get("accounts", []):
-    if line.get("reason"):
-        print(f"  {line['account']}: NOT SWEPT: {line['reason']}")
-    else:
-        print(f"  {line['account']}: {line['roles']} node role(s), {line['needed_action']} needed action")
-print("per role (each role report carries its account):")
-for r in report.get("roles", []):
-    done = [f"{a['action']} {a['policy_name']} -> {a['result']['status']}" for a in r.get("actions") or []]
-    print(f"  {r.get('account')} {(r.get('role') or {}).get('name')}: {r['outcome']}" + (f" ({'; '.join(done)})" if done else ""))
-print("AWS calls:", ", ".join(f"{k} {v}" for k, v in sorted(report["api_calls"].items())))
-EOP
 
 banner "After"
 org show "$A" "$B" "$C" "$OUTSIDER" --json "$DEMO/org-after.json"

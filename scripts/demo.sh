@@ -16,7 +16,7 @@ ROLES=eks-node-prod,eks-node-batch,eks-node-gpu,eks-node-staging,eksctl-platform
 START=$SECONDS
 
 mkdir -p "$DEMO"
-rm -f "$DEMO"/*.log "$DEMO"/*.env "$DEMO"/*.json "$DEMO"/*.out "$DEMO"/*.err
+rm -f "$DEMO"/*.log "$DEMO"/*.env "$DEMO"/*.json "$DEMO"/*.out "$DEMO"/*.err "$DEMO"/*.ids
 
 # shellcheck source=scripts/emulator.sh
 source "$ROOT/scripts/emulator.sh"
@@ -50,7 +50,7 @@ QUEUE_URL="$(sed -n 's/^QUEUE_URL=//p' "$DEMO/seed.out")"
 banner "Before"
 seed_py show --roles "$ROLES" --json "$DEMO/before.json"
 
-build_function "$FUNCTION" "$DEMO/build.log"
+build_workspace
 echo
 echo "Note: moto has no EKS access-entry, add-on or Pod Identity APIs (it answers HTML 404), so every"
 echo "scan warns once per cluster and AmazonEKS_CNI_Policy is kept because its need cannot be checked."
@@ -64,14 +64,10 @@ invoke_error() {
 # ---- 4-7. the function, per mode ----------------------------------------------------------------
 run_mode() {
   local mode="$1" env_file="$DEMO/$1.env" log="$DEMO/watch-$1.log" port first=1
-  banner "$mode: cargo lambda watch (MODE=$mode)"
+  banner "$mode: the function under cargo lambda watch (MODE=$mode)"
   function_env "$env_file" "$mode" "$TOPIC_ARN"
   port="$(free_port)"
-  # --ignore-changes: run the code built above, even if a source file changes during the demo
-  setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --env-file "$env_file" </dev/null >"$log" 2>&1 &
-  WATCH_PGID=$!
-  wait_port "$port" "$WATCH_PGID" 120 "$log"
+  start_function "$FUNCTION" "$env_file" "$port" "$log"
   echo "function emulator on 127.0.0.1:$port (log: .demo/watch-$mode.log)"
 
   local f name out err rc limit
@@ -89,8 +85,8 @@ run_mode() {
     fi
     out="$DEMO/$mode-$name.json"
     err="$DEMO/$mode-$name.err"
-    # The first invocation starts the function (`cargo run`, built above); later ones answer at once.
-    if ((first)); then limit=600; else limit=60; fi
+    # The first invocation also waits for the function's start-up; later ones answer at once.
+    if ((first)); then limit=120; else limit=60; fi
     first=0
     if [[ "$name" == not-an-event ]]; then
       printf '\n-- %s [%s] payload %s (expected: an error)\n' "$name" "$mode" "$f"
@@ -101,7 +97,8 @@ run_mode() {
     invoke_function "$limit" "$out" "$err" \
       "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$port" "${data[@]}" || rc=$?
     if ((rc == 0)); then
-      "$PY" scripts/seed.py report "$out" || echo "  (could not summarise .demo/$mode-$name.json)"
+      # what the function told: its own notification text, or the Report's outcome
+      seed_py told "$out" --seen "$DEMO/told.ids" || echo "  (could not read .demo/$mode-$name.json)"
     elif ((rc == 124)); then
       echo "  no answer within ${limit}s (see .demo/watch-$mode.log)"
     else
@@ -110,13 +107,14 @@ run_mode() {
     fi
     still_running moto_server "$MOTO_PGID" "$DEMO/moto.log"
     still_running "cargo lambda watch" "$WATCH_PGID" "$log"
+    still_running "the function" "$FUNCTION_PGID" "$log"
   done
 
   banner "$mode: notifications received by the SQS subscriber"
-  seed_py drain --queue-url "$QUEUE_URL"
+  # their texts are shown above, with the invocation that published them
+  seed_py drain --queue-url "$QUEUE_URL" --no-text
 
-  stop_group "$WATCH_PGID"
-  WATCH_PGID=""
+  stop_function
 }
 
 run_mode dry-run

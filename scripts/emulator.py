@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-START_LIMIT_S = 60
+START_LIMIT_S = 180
 
 
 def moto_server_path():
@@ -75,7 +75,7 @@ def start_moto(log_path=None):
     """A moto server on a free loopback port, answering HTTP. -> (process, endpoint URL).
 
     Its output goes to `log_path` (truncated) or nowhere. Raises RuntimeError when it exits or
-    does not answer within a minute."""
+    does not answer within START_LIMIT_S seconds."""
     binary = moto_server_path()
     if not binary.exists():
         raise RuntimeError(f"{binary} is missing: run `make tools`")
@@ -102,7 +102,9 @@ def start_moto(log_path=None):
             if server.poll() is not None:
                 raise RuntimeError(f"moto_server exited (code {server.returncode}) before answering\n{_tail(log_path)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"moto_server did not answer on {endpoint} within {START_LIMIT_S}s\n{_tail(log_path)}")
+                raise RuntimeError(
+                    f"moto_server did not answer on {endpoint} within {START_LIMIT_S}s\n{_tail(log_path)}"
+                )
             time.sleep(0.1)
     except BaseException:  # a signal or a failure while waiting: no server left behind
         stop_moto(server)

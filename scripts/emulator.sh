@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the demo and local scripts: process-group helpers, the local emulator, the function
 # under the runtime emulator. Source it after setting ROOT and PY (the virtualenv's python).
 
@@ -17,10 +18,11 @@ stop_group() {
   kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pgid" 2>/dev/null || true
 }
 
-# What the scripts start, stopped by stop_all: the moto server's and `cargo lambda watch`'s
-# process groups, and the `cargo lambda invoke` in flight.
+# What the scripts start, stopped by stop_all: the process groups of the emulator, of
+# `cargo lambda watch` and of the function, and the `cargo lambda invoke` in flight.
 MOTO_PGID=""
 WATCH_PGID=""
+FUNCTION_PGID=""
 INVOKE_PID=""
 
 # stop_all: stops what is running and exits with the script's status.
@@ -29,6 +31,7 @@ stop_all() {
   trap - EXIT INT TERM
   # `timeout` passes the signal on to the invoke it runs
   [[ -z "$INVOKE_PID" ]] || kill -TERM "$INVOKE_PID" 2>/dev/null || true
+  stop_group "$FUNCTION_PGID"
   stop_group "$WATCH_PGID"
   stop_group "$MOTO_PGID"
   exit "$rc"
@@ -48,20 +51,51 @@ banner() {
   printf '\n==== %d. %s ====\n' "$STEP" "$*"
 }
 
-# build_function BIN LOG: `cargo build --bin BIN` with its output in LOG; on a build error, the
-# last lines of LOG and exit 1. `cargo lambda watch` runs `cargo run` on the first invocation;
-# building the same binary first keeps that compile (minutes on a cold machine) out of the invoke
-# timeouts and stops a demo with the compiler's message if the code does not build.
-build_function() {
-  local bin="$1" log="$2" start=$SECONDS
-  banner "Build the function (cargo build --bin $bin)"
-  echo "building... (a cold build takes several minutes; log: ${log#"$PWD"/})"
-  if ! cargo build --bin "$bin" </dev/null >"$log" 2>&1; then
-    echo "error: the function does not build; last lines of $log:" >&2
-    tail -n 40 "$log" >&2
+# The workspace's debug binaries (the function, the command), built by one command with one
+# feature set for every local target and the tests, so the SDK compiles once.
+BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+
+# build_workspace: `cargo build --workspace --bins`, its progress on the terminal; exit 1 if
+# the code does not build.
+build_workspace() {
+  local start=$SECONDS
+  banner "Build the function and the command (cargo build --workspace --bins)"
+  echo "(a cold build compiles the AWS SDK once and takes several minutes; later builds take seconds)"
+  if ! cargo build --workspace --bins </dev/null; then
+    echo "error: the workspace does not build (the compiler's message is above)" >&2
     exit 1
   fi
   echo "built in $((SECONDS - start))s"
+}
+
+# start_function BIN ENV_FILE PORT LOG: `cargo lambda watch --only-lambda-apis` (the Lambda
+# runtime and invoke APIs) on 127.0.0.1:PORT and the binary built by build_workspace polling
+# it, with the environment of ENV_FILE; `cargo lambda invoke BIN --invoke-port PORT` reaches it.
+# Both write to LOG; sets WATCH_PGID and FUNCTION_PGID.
+start_function() {
+  local bin="$1" env_file="$2" port="$3" log="$4"
+  : >"$log"
+  setsid cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$port" \
+    </dev/null >>"$log" 2>&1 &
+  WATCH_PGID=$!
+  wait_port "$port" "$WATCH_PGID" 120 "$log"
+  (
+    set -a
+    # shellcheck source=/dev/null
+    source "$env_file"
+    export AWS_LAMBDA_FUNCTION_NAME="$bin" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=4096
+    export AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt/$bin"
+    exec setsid "$BIN_DIR/$bin"
+  ) </dev/null >>"$log" 2>&1 &
+  FUNCTION_PGID=$!
+}
+
+# stop_function: stops what start_function started.
+stop_function() {
+  stop_group "$FUNCTION_PGID"
+  stop_group "$WATCH_PGID"
+  FUNCTION_PGID=""
+  WATCH_PGID=""
 }
 
 # invoke_function LIMIT OUT ERR ARG...: `cargo lambda invoke ARG...` for at most LIMIT seconds,
@@ -106,8 +140,9 @@ wait_port() {
 start_moto() {
   local log="$1"
   coproc MOTO { exec setsid "$PY" "$ROOT/scripts/emulator.py" --log "$log"; }
+  # shellcheck disable=SC2153 # MOTO_PID is set by `coproc MOTO`
   MOTO_PGID=$MOTO_PID
-  if ! read -r -t 90 ENDPOINT <&"${MOTO[0]}" || [[ "$ENDPOINT" != http://* ]]; then
+  if ! read -r -t 240 ENDPOINT <&"${MOTO[0]}" || [[ "$ENDPOINT" != http://* ]]; then
     echo "error: the emulator did not start; last lines of $log:" >&2
     tail -n 30 "$log" >&2
     return 1

@@ -24,10 +24,18 @@ REGION = "us-east-1"
 ROLE = "eks-node-app"
 POLICY = "arn:aws:iam::aws:policy/"
 BASELINE = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy"]
-EC2_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-EKS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+EC2_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
+EKS_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
 DEBUG = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
 OUTSIDER = "999988887777"
 
@@ -37,9 +45,14 @@ def session(endpoint, account=CENTRAL):
     if account == CENTRAL:
         return central
     creds = central.client("sts", endpoint_url=endpoint).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/demo-seeder", RoleSessionName="seed")["Credentials"]
-    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                                 aws_session_token=creds["SessionToken"], region_name=REGION)
+        RoleArn=f"arn:aws:iam::{account}:role/demo-seeder", RoleSessionName="seed"
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
 
 
 def seed_account(endpoint, account, extra_managed, inline):
@@ -51,10 +64,14 @@ def seed_account(endpoint, account, extra_managed, inline):
     if inline:
         iam.put_role_policy(RoleName=ROLE, PolicyName="debug-s3", PolicyDocument=DEBUG)
     cluster_role = iam.create_role(RoleName="eks-cluster", AssumeRolePolicyDocument=EKS_TRUST)["Role"]["Arn"]
-    eks.create_cluster(name="apps", roleArn=cluster_role,
-                       resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]})
-    eks.create_nodegroup(clusterName="apps", nodegroupName="general", nodeRole=arn,
-                         subnets=["subnet-0a1b2c3d4e5f60001"])
+    eks.create_cluster(
+        name="apps",
+        roleArn=cluster_role,
+        resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]},
+    )
+    eks.create_nodegroup(
+        clusterName="apps", nodegroupName="general", nodeRole=arn, subnets=["subnet-0a1b2c3d4e5f60001"]
+    )
 
 
 def seed(endpoint):

@@ -6,7 +6,8 @@ Subcommands:
   show    --roles a,b,...   attached managed policy ARNs and inline policy names per role
   drain   --queue-url URL   receive every notification from the SQS queue and print it
           (alias drain-queue)
-  report  [FILE|-]          compact summary of one JSON Report (as returned by the function)
+  told    FILE --seen IDS   the text (rendered by the function) of each notification published
+          since the last call, or the Report's outcome when none was
 
 Examples:
   seed.py --endpoint http://127.0.0.1:5000 --notify-queue inbox
@@ -231,8 +232,12 @@ class Seeder:
         s3 = self.aws.client("s3")
         cloudtrail = self.aws.client("cloudtrail")
         ignore_exists(s3.create_bucket, Bucket="eks-node-role-guard-demo-trail")
-        ignore_exists(cloudtrail.create_trail, Name="management-events",
-                      S3BucketName="eks-node-role-guard-demo-trail", IsMultiRegionTrail=True)
+        ignore_exists(
+            cloudtrail.create_trail,
+            Name="management-events",
+            S3BucketName="eks-node-role-guard-demo-trail",
+            IsMultiRegionTrail=True,
+        )
         cloudtrail.start_logging(Name="management-events")
         self.log("trail management-events: multi-region, logging")
 
@@ -240,24 +245,39 @@ class Seeder:
         """A node role as eksctl builds it with iam.withAddonPolicies (autoScaler, externalDNS,
         ebs, cloudWatch, imageBuilder): what the function attributes and plans to move."""
         stack = "eksctl-platform-nodegroup-ng-1"
-        autoscaling = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
-                       "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeTags",
-                       "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
-                       "ec2:DescribeLaunchTemplateVersions"]
+        autoscaling = [
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations",
+            "autoscaling:DescribeTags",
+            "autoscaling:SetDesiredCapacity",
+            "autoscaling:TerminateInstanceInAutoScalingGroup",
+            "ec2:DescribeLaunchTemplateVersions",
+        ]
         role = self.role(
             EKSCTL_ROLE,
             EC2_TRUST,
             # eksctl's defaults for a managed node group, then imageBuilder, ebs and cloudWatch
-            [AWS_POLICY + p for p in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
-                                      "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore",
-                                      "AmazonEC2ContainerRegistryPowerUser", "service-role/AmazonEBSCSIDriverPolicy",
-                                      "CloudWatchAgentServerPolicy")],
+            [
+                AWS_POLICY + p
+                for p in (
+                    "AmazonEKSWorkerNodePolicy",
+                    "AmazonEC2ContainerRegistryPullOnly",
+                    "AmazonEKS_CNI_Policy",
+                    "AmazonSSMManagedInstanceCore",
+                    "AmazonEC2ContainerRegistryPowerUser",
+                    "service-role/AmazonEBSCSIDriverPolicy",
+                    "CloudWatchAgentServerPolicy",
+                )
+            ],
             inline={
                 f"{stack}-PolicyAutoScaling": statement(autoscaling, "*"),
                 f"{stack}-PolicyExternalDNSChangeSet": statement(
-                    ["route53:ChangeResourceRecordSets"], "arn:aws:route53:::hostedzone/*"),
+                    ["route53:ChangeResourceRecordSets"], "arn:aws:route53:::hostedzone/*"
+                ),
                 f"{stack}-PolicyExternalDNSHostedZones": statement(
-                    ["route53:ListHostedZones", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], "*"),
+                    ["route53:ListHostedZones", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], "*"
+                ),
             },
         )
         self.counts["nodegroups"] += self.cluster("us-east-1", "platform", [("ng-1", role)], self.cluster_role)
@@ -318,9 +338,7 @@ class Seeder:
         sqs = self.aws.client("sqs")
         topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
         queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         policy = {
             "Version": "2012-10-17",
             "Statement": [
@@ -403,85 +421,49 @@ def cmd_show(args, aws):
 
 def shorten(arn):
     """AWS-managed ARNs by name; customer-managed ARNs in full so the look-alike stands out."""
-    return arn[len(AWS_POLICY):] if arn.startswith(AWS_POLICY) else arn
+    return arn[len(AWS_POLICY) :] if arn.startswith(AWS_POLICY) else arn
 
 
-def summarize(report, indent="  "):
-    """A few lines per Report: outcome, reason, role, node groups, violations, actions."""
-    if not isinstance(report, dict):
-        return [f"{indent}(not a report: {json.dumps(report)[:200]})"]
-    role = report.get("role") or {}
-    lines = [
-        f"{indent}outcome: {report.get('outcome')}  mode: {report.get('mode')}"
-        + (f"  role: {role.get('name')}" if role else "  role: -")
-        + (f"  node_role: {str(report.get('node_role')).lower()}" if "node_role" in report else "")
-    ]
-    if report.get("reason"):
-        lines.append(f"{indent}reason: {report['reason']}")
-    ngs = report.get("nodegroups") or []
-    if ngs:
-        parts = []
-        for ng in ngs:
-            label = ng.get("nodegroup") or ng.get("entry_type") or ng.get("kind")
-            parts.append(f"{ng.get('region')}/{ng.get('cluster')}/{label}")
-        lines.append(f"{indent}nodegroups: {', '.join(parts)}")
-    for v in report.get("violations") or []:
-        what = v.get("policy_arn") or v.get("policy_name")
-        why = v.get("reason") or ("inline policy" if v.get("kind") == "inline_policy" else "")
-        lines.append(f"{indent}violation: {v.get('kind')} {what}" + (f" ({why})" if why else ""))
-        lines += used_by(v, indent)
-    for k in report.get("kept") or []:
-        if k.get("used_by"):
-            lines.append(f"{indent}kept: {k.get('policy_name')} ({k.get('reason')})")
-            lines += used_by(k, indent)
-    for m in report.get("migrations") or []:
-        lines.append(f"{indent}move {m.get('component')} to EKS Pod Identity (role {m.get('role_name')}):")
-        lines += [f"{indent}  {c}" for c in m.get("commands") or []]
-    for a in report.get("actions") or []:
-        result = a.get("result") or {}
-        extra = {k: val for k, val in result.items() if k != "status"}
-        detail = f" {json.dumps(extra)}" if extra else ""
-        lines.append(f"{indent}action: {a.get('action')} {a.get('policy_name')} -> {result.get('status')}{detail}")
-    for d in report.get("deleted_inline_policies") or []:
-        lines.append(f"{indent}deleted inline {d.get('role_name')}/{d.get('policy_name')}: {d.get('document')}")
-        lines.append(f"{indent}  restore: {d.get('restore_command')}")
-    warnings = report.get("warnings") or []
-    if warnings:
-        # the emulator lacks EKS access entries, so every scan warns once per cluster: keep it short
-        more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
-        lines.append(f"{indent}warnings: {warnings[0]}{more}")
-    note = report.get("notification")
-    if note:
-        lines.append(
-            f"{indent}notification: {'published' if note.get('published') else 'not published'}"
-            + (f" ({note['error']})" if note.get("error") else "")
-        )
-    subs = report.get("roles") or []
-    if subs:
-        lines.append(f"{indent}roles checked: {len(subs)}")
-        for sub in subs:
-            lines += summarize(sub, indent + "  ")
-    return lines
-
-
-def used_by(entry, indent):
-    usage = entry.get("used_by")
-    return [f"{indent}  probably for {usage.get('component')}: {usage.get('evidence')}"] if usage else []
-
-
-def cmd_report(args, _aws=None):
-    text = sys.stdin.read() if args.file in (None, "-") else open(args.file, encoding="utf-8").read()
-    text = text.strip()
+def load_report(path):
+    """The JSON Report `cargo lambda invoke` wrote to `path` (stray lines before it tolerated)."""
+    text = open(path, encoding="utf-8").read().strip()
     try:
-        report = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError:
-        # cargo lambda invoke prints the payload; tolerate stray lines before it
         start = text.find("{")
-        report = json.loads(text[start:]) if start >= 0 else None
-        if report is None:
-            print(f"  (unreadable output: {text[:200]})")
-            return
-    print("\n".join(summarize(report)))
+        try:
+            return json.loads(text[start:]) if start >= 0 else None
+        except json.JSONDecodeError:
+            return None
+
+
+def print_text(text, indent="  "):
+    for line in fold_warnings(text.rstrip("\n").split("\n")):
+        print(f"{indent}| {line}" if line else f"{indent}|")
+
+
+def cmd_told(args, aws):
+    """What one invocation told: the text of every notification published since the last call
+    (rendered by the function itself), or, when it published none, its outcome and reason."""
+    seen_path = args.seen
+    seen = set(open(seen_path).read().split()) if seen_path and os.path.exists(seen_path) else set()
+    published = published_messages(aws.endpoint)
+    new = [(mid, msg) for mid, msg in published.items() if mid not in seen]
+    if seen_path:
+        with open(seen_path, "a", encoding="utf-8") as out:
+            out.writelines(f"{mid}\n" for mid, _ in new)
+    report = load_report(args.file)
+    if not isinstance(report, dict):
+        print(f"  (not a Report: {args.file})")
+        return
+    if not new:
+        reason = f": {report['reason']}" if report.get("reason") else ""
+        print(f"  outcome {report.get('outcome')}{reason} (nothing published)")
+        return
+    for n, (_, msg) in enumerate(new, 1):
+        text = readable_text(msg)
+        print(f"  notification {n} of {len(new)}:")
+        print_text(text if text is not None else msg)
 
 
 def published_messages(endpoint):
@@ -570,22 +552,16 @@ def cmd_drain(args, aws):
         text = readable_text(published.get(envelope.get("MessageId")))
         if text is not None:
             print("    Text (the `default`/`email` key, what e-mail subscribers read):")
-            for line in fold_warnings(text.rstrip("\n").split("\n")):
-                print(f"      | {line}" if line else "      |")
-            if isinstance(report, dict):
-                print(
-                    f"    SQS body: the JSON Report ({len(body)} bytes; outcome {report.get('outcome')}, "
-                    f"{len(report.get('violations') or [])} violation(s), "
-                    f"{len(report.get('actions') or [])} action(s), "
-                    f"{len(report.get('deleted_inline_policies') or [])} inline backup(s))"
-                )
-            else:
-                print(f"    SQS body: {body[:300]}")
-        elif isinstance(report, dict):
-            print("    SQS body (the JSON Report):")
-            print("\n".join(summarize(report, "    ")))
+            print_text(text, "      ")
+        if isinstance(report, dict):
+            print(
+                f"    SQS body: the JSON Report ({len(body)} bytes; outcome {report.get('outcome')}, "
+                f"{len(report.get('violations') or [])} violation(s), "
+                f"{len(report.get('actions') or [])} action(s), "
+                f"{len(report.get('deleted_inline_policies') or [])} inline backup(s))"
+            )
         else:
-            print(f"    message: {body[:500]}")
+            print(f"    SQS body: {body[:500]}")
 
 
 def main():
@@ -598,16 +574,17 @@ def main():
     show = sub.add_parser("show", help="print roles' managed and inline policies")
     show.add_argument("--roles", default=",".join(DEMO_ROLES))
     show.add_argument("--json", metavar="FILE", help="also write {role: {managed, inline}} to FILE")
-    drain = sub.add_parser(
-        "drain", aliases=["drain-queue"], help="print and delete every notification in an SQS queue"
-    )
+    drain = sub.add_parser("drain", aliases=["drain-queue"], help="print and delete every notification in an SQS queue")
     drain.add_argument("--queue-url", required=True)
     drain.add_argument("--no-text", action="store_true", help="skip the readable text (no moto model dump)")
-    report = sub.add_parser("report", help="compact summary of a JSON Report (file or stdin)")
-    report.add_argument("file", nargs="?")
+    told = sub.add_parser(
+        "told", help="the text of each notification published since the last call, else the Report's outcome"
+    )
+    told.add_argument("file", help="the invocation's JSON Report")
+    told.add_argument("--seen", metavar="FILE", help="message ids already shown (read, then appended to)")
 
     argv = sys.argv[1:]
-    commands = {"seed", "show", "drain", "drain-queue", "report", "-h", "--help"}
+    commands = {"seed", "show", "drain", "drain-queue", "told", "-h", "--help"}
     # `seed` is the default subcommand, also when only global options precede it
     if not any(a in commands for a in argv):
         i = 0
@@ -616,13 +593,11 @@ def main():
         argv = argv[:i] + ["seed"] + argv[i:]
     args = parser.parse_args(argv)
 
-    if args.command == "report":
-        cmd_report(args)
-        return
     if not args.endpoint:
         parser.error("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
     aws = Aws(args.endpoint)
-    {"seed": cmd_seed, "show": cmd_show, "drain": cmd_drain, "drain-queue": cmd_drain}[args.command](args, aws)
+    run = {"seed": cmd_seed, "show": cmd_show, "drain": cmd_drain, "drain-queue": cmd_drain, "told": cmd_told}
+    run[args.command](args, aws)
 
 
 def add_seed_args(p):

@@ -6,10 +6,10 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use aws_config::Region;
 use noderole::Config;
-use noderole::running::accounts::{Accounts, Guarded};
-use noderole::running::audit::Audited;
 use noderole::aws::{EksClients, IamReader, OrgMembers, ReadOnly, ReadOnlyMembers};
 use noderole::ports::NoFindings;
+use noderole::running::accounts::{Accounts, Guarded};
+use noderole::running::audit::Audited;
 
 use crate::args::Scope;
 use crate::{regions, render};

@@ -89,8 +89,8 @@ pub fn audit_problems(report: &Report) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use noderole::types::{AccountLine, EventSummary, RoleRef};
     use noderole::types::Violation;
+    use noderole::types::{AccountLine, EventSummary, RoleRef};
     use noderole::{Mode, Outcome};
 
     use super::*;

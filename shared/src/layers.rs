@@ -1,7 +1,7 @@
 //! The house rules, checked: each top-level module sits on a floor and imports only from its
 //! own floor's earlier stages or from floors below; the files of one module import each other
 //! without a cycle; `types` imports nothing of the crate outside itself. Run with
-//! `cargo test -p noderole layers` (or `make check-layers`).
+//! `make check-layers` (`cargo test --workspace --lib layers`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -50,7 +50,10 @@ CENTRAL_ACCOUNT = "123456789012"  # moto's default account: the central deployme
 MEMBER_ACCOUNT = "210987654321"
 MEMBER_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
 # template.yaml's rule for each kind of event, on the default bus and on the organization bus
-CENTRAL_RULE = {"IamPolicyChangeRule": "CentralIamPolicyChangeRule", "EksCreateNodegroupRule": "CentralEksCreateNodegroupRule"}
+CENTRAL_RULE = {
+    "IamPolicyChangeRule": "CentralIamPolicyChangeRule",
+    "EksCreateNodegroupRule": "CentralEksCreateNodegroupRule",
+}
 
 
 def load_member():
@@ -82,7 +85,10 @@ def cloudtrail_cases():
     attach = json.loads((EVENTS_DIR / "attach-admin-to-node-role.json").read_text())
     nodegroup = json.loads((EVENTS_DIR / "create-nodegroup.json").read_text())
     cases += [
-        ("synthetic: failed CreateNodegroup", dict(nodegroup, detail=dict(nodegroup["detail"], errorCode="ResourceInUseException"))),
+        (
+            "synthetic: failed CreateNodegroup",
+            dict(nodegroup, detail=dict(nodegroup["detail"], errorCode="ResourceInUseException")),
+        ),
         ("synthetic: CreateNodegroup detail from source aws.iam", dict(nodegroup, source="aws.iam")),
         ("synthetic: AttachRolePolicy detail from source aws.s3", dict(attach, source="aws.s3")),
         ("synthetic: DeleteNodegroup", dict(nodegroup, detail=dict(nodegroup["detail"], eventName="DeleteNodegroup"))),
@@ -97,7 +103,9 @@ def expected_rule(envelope):
 
 class MemberLint(unittest.TestCase):
     def test_cfn_lint_passes(self):
-        result = subprocess.run([str(VENV_BIN / "cfn-lint"), str(MEMBER_PATH)], cwd=ROOT, capture_output=True, text=True)
+        result = subprocess.run(
+            [str(VENV_BIN / "cfn-lint"), str(MEMBER_PATH)], cwd=ROOT, capture_output=True, text=True
+        )
         self.assertEqual(result.returncode, 0, f"cfn-lint failed:\n{result.stdout}{result.stderr}")
 
     def test_every_policy_action_exists(self):
@@ -172,10 +180,15 @@ class MemberTemplate(unittest.TestCase):
     def test_member_role_is_denied_every_change_to_itself(self):
         (deny,) = [s for s in role_statements(self.template, "MemberRole") if s["Effect"] == "Deny"]
         self.assertEqual(deny["Resource"], {"Fn::GetAtt": ["MemberRole", "Arn"]})
-        self.assertTrue({"iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy"} <= set(deny["Action"]))
+        self.assertTrue(
+            {"iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy"} <= set(deny["Action"])
+        )
 
     def test_rules_send_the_main_patterns_to_the_central_bus_only_with_a_role(self):
-        for rule, main_rule in (("IamPolicyChangeRule", "IamPolicyChangeRule"), ("EksCreateNodegroupRule", "EksCreateNodegroupRule")):
+        for rule, main_rule in (
+            ("IamPolicyChangeRule", "IamPolicyChangeRule"),
+            ("EksCreateNodegroupRule", "EksCreateNodegroupRule"),
+        ):
             with self.subTest(rule=rule):
                 props = self.resources[rule]["Properties"]
                 self.assertEqual(props["EventPattern"], self.main[main_rule]["Properties"]["EventPattern"])
@@ -211,7 +224,13 @@ class MemberTemplate(unittest.TestCase):
             {
                 "ArnEquals": {
                     "aws:SourceArn": [
-                        {"Fn::If": ["IsIamRegion", {"Fn::GetAtt": ["IamPolicyChangeRule", "Arn"]}, {"Ref": "AWS::NoValue"}]},
+                        {
+                            "Fn::If": [
+                                "IsIamRegion",
+                                {"Fn::GetAtt": ["IamPolicyChangeRule", "Arn"]},
+                                {"Ref": "AWS::NoValue"},
+                            ]
+                        },
                         {"Fn::GetAtt": ["EksCreateNodegroupRule", "Arn"]},
                     ]
                 }
@@ -219,7 +238,9 @@ class MemberTemplate(unittest.TestCase):
         )
         # every resource exists in every region but the IAM-region ones
         regional = {k for k, r in self.resources.items() if "Condition" not in r}
-        self.assertEqual(regional, {"ToCentralBusRole", "EksCreateNodegroupRule", "DeadLetterQueue", "DeadLetterQueuePolicy"})
+        self.assertEqual(
+            regional, {"ToCentralBusRole", "EksCreateNodegroupRule", "DeadLetterQueue", "DeadLetterQueuePolicy"}
+        )
         self.assertEqual(
             {k for k, r in self.resources.items() if r.get("Condition") == "IsIamRegion"},
             {"MemberRole", "MemberPolicy", "IamPolicyChangeRule"},
@@ -232,7 +253,9 @@ class MemberTemplate(unittest.TestCase):
         self.assertEqual(trust["Principal"], {"Service": "events.amazonaws.com"})
         self.assertEqual(trust["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
         statements = role_statements(self.template, "ToCentralBusRole")
-        self.assertEqual([(s["Action"], s["Resource"]) for s in statements], [("events:PutEvents", {"Ref": "CentralEventBusArn"})])
+        self.assertEqual(
+            [(s["Action"], s["Resource"]) for s in statements], [("events:PutEvents", {"Ref": "CentralEventBusArn"})]
+        )
 
     def test_nothing_is_hard_coded(self):
         text = MEMBER_PATH.read_text()
@@ -256,7 +279,9 @@ class CentralKind(unittest.TestCase):
         self.assertEqual(statement["Resource"], {"Fn::GetAtt": ["CentralEventBus", "Arn"]})
         self.assertEqual(statement["Condition"], {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}})
         rule = self.template["Rules"]["CentralNeedsOrganizationId"]
-        self.assertEqual(rule["Assertions"][0]["Assert"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]})
+        self.assertEqual(
+            rule["Assertions"][0]["Assert"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]}
+        )
 
     def test_bus_rules_invoke_the_function_only_one_hop(self):
         for rule, main_rule in (
@@ -283,7 +308,9 @@ class CentralKind(unittest.TestCase):
         statements = {s.get("Sid"): s for s in role_statements(self.template)}
         assume = statements["AssumeMemberRoles"]
         self.assertEqual(assume["Action"], "sts:AssumeRole")
-        self.assertEqual(sub_text(assume["Resource"]), "arn:${AWS::Partition}:iam::*:role${MemberRolePath}${MemberRoleName}")
+        self.assertEqual(
+            sub_text(assume["Resource"]), "arn:${AWS::Partition}:iam::*:role${MemberRolePath}${MemberRoleName}"
+        )
         self.assertEqual(assume["Condition"], {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}})
         # the organization-mode actions granted are exactly those its adapters call
         # (sts:GetCallerIdentity needs no permission)
@@ -312,7 +339,8 @@ class CentralKind(unittest.TestCase):
         )
         self.assertEqual(env["ACCOUNTS"], {"Fn::If": ["IsCentral", {"Ref": "Accounts"}, {"Ref": "AWS::NoValue"}]})
         self.assertEqual(
-            env["ACCOUNT_CONCURRENCY"], {"Fn::If": ["IsCentral", {"Ref": "AccountConcurrency"}, {"Ref": "AWS::NoValue"}]}
+            env["ACCOUNT_CONCURRENCY"],
+            {"Fn::If": ["IsCentral", {"Ref": "AccountConcurrency"}, {"Ref": "AWS::NoValue"}]},
         )
         # the two templates agree on the member role's name and path
         member = load_member()["Parameters"]
@@ -383,7 +411,10 @@ class OrganizationByDelivery(unittest.TestCase):
             bus_of_rule = resolve(props["EventBusName"], names)
             self.assertEqual(bus_of_rule, bus_name)
             self.central_events.put_rule(
-                Name=f"{stack}-{rule}", EventBusName=bus_of_rule, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED"
+                Name=f"{stack}-{rule}",
+                EventBusName=bus_of_rule,
+                EventPattern=json.dumps(props["EventPattern"]),
+                State="ENABLED",
             )
             self.central_events.put_targets(
                 Rule=f"{stack}-{rule}", EventBusName=bus_of_rule, Targets=[{"Id": target["Id"], "Arn": arn}]
@@ -469,7 +500,13 @@ class OrganizationByDelivery(unittest.TestCase):
                 marker = uuid.uuid4().hex
                 detail = dict(envelope.get("detail") or {}, testMarker=marker)
                 result = events.put_events(
-                    Entries=[{"Source": envelope["source"], "DetailType": envelope["detail-type"], "Detail": json.dumps(detail)}]
+                    Entries=[
+                        {
+                            "Source": envelope["source"],
+                            "DetailType": envelope["detail-type"],
+                            "Detail": json.dumps(detail),
+                        }
+                    ]
                 )
                 self.assertEqual(result["FailedEntryCount"], 0, f"{name}: {result}")
                 sent[marker] = (f"{region}: {name}", envelope, detail)
@@ -509,7 +546,11 @@ class OrganizationByDelivery(unittest.TestCase):
             for on_bus in (bus, "default"):
                 marker = uuid.uuid4().hex
                 detail = dict(envelope.get("detail") or {}, testMarker=marker)
-                entry = {"Source": envelope["source"], "DetailType": envelope["detail-type"], "Detail": json.dumps(detail)}
+                entry = {
+                    "Source": envelope["source"],
+                    "DetailType": envelope["detail-type"],
+                    "Detail": json.dumps(detail),
+                }
                 if on_bus != "default":
                     entry["EventBusName"] = on_bus
                 result = self.central_events.put_events(Entries=[entry])

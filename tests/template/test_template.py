@@ -7,7 +7,6 @@ Run from the repository root:
 
 import fnmatch
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,7 +25,9 @@ import emulator  # noqa: E402  (scripts/emulator.py: the one start-up of the loc
 TEMPLATE_PATH = ROOT / "template.yaml"
 EVENTS_DIR = ROOT / "events"
 ADAPTERS_DIR = ROOT / "shared" / "src" / "aws"
-CONFIG_RS = ROOT / "shared" / "src" / "config.rs"
+CORE_SRC = ROOT / "shared" / "src"
+# The configuration's source: config.rs, or every file of config/ once it is a folder.
+CONFIG_RS = CORE_SRC / "config.rs" if (CORE_SRC / "config.rs").exists() else CORE_SRC / "config"
 VENV_BIN = Path(sys.executable).parent
 # cfn-lint ships the IAM service authorization data (every action of every service).
 IAM_ACTIONS_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
@@ -39,7 +40,7 @@ TAMPER_RULES = ("TamperAlertRule", "TamperWatchRule")
 # The central kind's rules on its organization event bus, which also invoke the function.
 CENTRAL_RULES = ("CentralIamPolicyChangeRule", "CentralEksCreateNodegroupRule")
 ALARMS = ("FunctionErrorsAlarm", "FunctionThrottlesAlarm", "DeadLettersAlarm", "HeartbeatAlarm")
-EMF_RS = ROOT / "shared" / "src" / "emf.rs"
+EMF_RS = next((p for p in (CORE_SRC / "telling" / "emf.rs", CORE_SRC / "emf.rs") if p.exists()), CORE_SRC / "emf.rs")
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
 # sts.rs is left out on purpose: sts:GetCallerIdentity needs no permission.
 ADAPTER_SERVICES = ("iam", "eks", "sns", "securityhub", "cloudtrail")
@@ -160,7 +161,7 @@ def resolve(value, names=DEPLOYED):
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             return names[arg]
         if key == "Fn::GetAtt":
@@ -250,9 +251,9 @@ class EventPatternsByDelivery(unittest.TestCase):
     def create_rule_with_queue(self, logical_id, pattern):
         suffix = uuid.uuid4().hex[:8]
         queue_url = self.sqs.create_queue(QueueName=f"{logical_id}-{suffix}")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         rule = f"{logical_id}-{suffix}"
         self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
         self.events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
@@ -261,9 +262,9 @@ class EventPatternsByDelivery(unittest.TestCase):
     def drain(self, queue_url):
         markers = []
         while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not messages:
                 return markers
             for message in messages:
@@ -341,9 +342,7 @@ class EventPatternsByDelivery(unittest.TestCase):
                 expected[rule].add(marker)
         for logical_id in PATTERN_RULES:
             self.assertTrue(expected[logical_id], f"no positive case for {logical_id}")
-        self.assertTrue(
-            len(cases) > sum(len(markers) for markers in expected.values()), "no negative case at all"
-        )
+        self.assertTrue(len(cases) > sum(len(markers) for markers in expected.values()), "no negative case at all")
 
         # Then each queue receives exactly its rule's events. The negatives are not vacuous: the
         # positives arrived through the same bus in the same run, and the stragglers get a grace
@@ -365,7 +364,6 @@ class EventPatternsByDelivery(unittest.TestCase):
             want = sorted(names[m] for m in expected[logical_id])
             with self.subTest(rule=logical_id):
                 self.assertEqual(got, want)
-
 
     # ------------------------------------------------------------------ tamper alerts
 
@@ -413,9 +411,9 @@ class EventPatternsByDelivery(unittest.TestCase):
             (target,) = props["Targets"]
             self.assertEqual(target["Arn"], DEPLOYED["NotificationTopic"], "alerts go straight to the topic")
             queue_url = self.sqs.create_queue(QueueName=f"{logical_id}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-            queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
+            queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             self.events.put_rule(Name=rule_name, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
             self.events.put_targets(
                 Rule=rule_name,
@@ -431,56 +429,208 @@ class EventPatternsByDelivery(unittest.TestCase):
         alert, watch = {"TamperAlertRule"}, {"TamperWatchRule"}
         cases = [
             # the guard's rules, its watcher included
-            ("DisableRule on the IAM rule", ("events", "DisableRule", {"name": DEPLOYED["IamPolicyChangeRule"]}), alert),
-            ("DeleteRule on the sweep schedule", ("events", "DeleteRule", {"name": DEPLOYED["SweepScheduleRule"]}), alert),
-            ("PutRule on the CreateNodegroup rule", ("events", "PutRule", {"name": DEPLOYED["EksCreateNodegroupRule"], "eventPattern": "{}"}), alert),
-            ("RemoveTargets from the IAM rule", ("events", "RemoveTargets", {"rule": DEPLOYED["IamPolicyChangeRule"], "ids": ["node-role-remediator"]}), alert),
-            ("PutTargets on the sweep schedule", ("events", "PutTargets", {"rule": DEPLOYED["SweepScheduleRule"], "targets": []}), alert),
+            (
+                "DisableRule on the IAM rule",
+                ("events", "DisableRule", {"name": DEPLOYED["IamPolicyChangeRule"]}),
+                alert,
+            ),
+            (
+                "DeleteRule on the sweep schedule",
+                ("events", "DeleteRule", {"name": DEPLOYED["SweepScheduleRule"]}),
+                alert,
+            ),
+            (
+                "PutRule on the CreateNodegroup rule",
+                ("events", "PutRule", {"name": DEPLOYED["EksCreateNodegroupRule"], "eventPattern": "{}"}),
+                alert,
+            ),
+            (
+                "RemoveTargets from the IAM rule",
+                ("events", "RemoveTargets", {"rule": DEPLOYED["IamPolicyChangeRule"], "ids": ["node-role-remediator"]}),
+                alert,
+            ),
+            (
+                "PutTargets on the sweep schedule",
+                ("events", "PutTargets", {"rule": DEPLOYED["SweepScheduleRule"], "targets": []}),
+                alert,
+            ),
             ("DisableRule on the watcher", ("events", "DisableRule", {"name": watch_rule}), alert),
             ("DisableRule on the tamper alert rule", ("events", "DisableRule", {"name": alert_rule}), watch),
-            ("RemoveTargets from the tamper alert rule", ("events", "RemoveTargets", {"rule": alert_rule, "ids": ["notification-topic"]}), watch),
+            (
+                "RemoveTargets from the tamper alert rule",
+                ("events", "RemoveTargets", {"rule": alert_rule, "ids": ["notification-topic"]}),
+                watch,
+            ),
             # the function, by name and by ARN, with Lambda's versioned event names
-            ("UpdateFunctionConfiguration20150331v2", ("lambda", "UpdateFunctionConfiguration20150331v2", {"functionName": function, "environment": {}}), alert),
-            ("UpdateFunctionCode20150331v2", ("lambda", "UpdateFunctionCode20150331v2", {"functionName": function_arn, "publish": True}), alert),
+            (
+                "UpdateFunctionConfiguration20150331v2",
+                ("lambda", "UpdateFunctionConfiguration20150331v2", {"functionName": function, "environment": {}}),
+                alert,
+            ),
+            (
+                "UpdateFunctionCode20150331v2",
+                ("lambda", "UpdateFunctionCode20150331v2", {"functionName": function_arn, "publish": True}),
+                alert,
+            ),
             ("DeleteFunction20150331", ("lambda", "DeleteFunction20150331", {"functionName": function_arn}), alert),
-            ("PutFunctionConcurrency20171031", ("lambda", "PutFunctionConcurrency20171031", {"functionName": function, "reservedConcurrentExecutions": 0}), alert),
-            ("DeleteFunctionConcurrency20171031", ("lambda", "DeleteFunctionConcurrency20171031", {"functionName": function}), alert),
-            ("AddPermission20150331v2", ("lambda", "AddPermission20150331v2", {"functionName": function, "statementId": "x"}), alert),
-            ("RemovePermission20150331v2", ("lambda", "RemovePermission20150331v2", {"functionName": f"{function}:$LATEST", "statementId": "x"}), alert),
-            ("UpdateFunctionEventInvokeConfig", ("lambda", "UpdateFunctionEventInvokeConfig", {"functionName": function_arn + ":$LATEST"}), alert),
+            (
+                "PutFunctionConcurrency20171031",
+                (
+                    "lambda",
+                    "PutFunctionConcurrency20171031",
+                    {"functionName": function, "reservedConcurrentExecutions": 0},
+                ),
+                alert,
+            ),
+            (
+                "DeleteFunctionConcurrency20171031",
+                ("lambda", "DeleteFunctionConcurrency20171031", {"functionName": function}),
+                alert,
+            ),
+            (
+                "AddPermission20150331v2",
+                ("lambda", "AddPermission20150331v2", {"functionName": function, "statementId": "x"}),
+                alert,
+            ),
+            (
+                "RemovePermission20150331v2",
+                ("lambda", "RemovePermission20150331v2", {"functionName": f"{function}:$LATEST", "statementId": "x"}),
+                alert,
+            ),
+            (
+                "UpdateFunctionEventInvokeConfig",
+                ("lambda", "UpdateFunctionEventInvokeConfig", {"functionName": function_arn + ":$LATEST"}),
+                alert,
+            ),
             # the topic and its subscriptions
-            ("SetTopicAttributes", ("sns", "SetTopicAttributes", {"topicArn": topic, "attributeName": "Policy"}), alert),
-            ("Subscribe", ("sns", "Subscribe", {"topicArn": topic, "protocol": "https", "endpoint": "https://x"}), alert),
-            ("Unsubscribe", ("sns", "Unsubscribe", {"subscriptionArn": f"{topic}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}), alert),
-            ("SetSubscriptionAttributes", ("sns", "SetSubscriptionAttributes", {"subscriptionArn": f"{topic}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "attributeName": "FilterPolicy"}), alert),
+            (
+                "SetTopicAttributes",
+                ("sns", "SetTopicAttributes", {"topicArn": topic, "attributeName": "Policy"}),
+                alert,
+            ),
+            (
+                "Subscribe",
+                ("sns", "Subscribe", {"topicArn": topic, "protocol": "https", "endpoint": "https://x"}),
+                alert,
+            ),
+            (
+                "Unsubscribe",
+                ("sns", "Unsubscribe", {"subscriptionArn": f"{topic}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}),
+                alert,
+            ),
+            (
+                "SetSubscriptionAttributes",
+                (
+                    "sns",
+                    "SetSubscriptionAttributes",
+                    {
+                        "subscriptionArn": f"{topic}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                        "attributeName": "FilterPolicy",
+                    },
+                ),
+                alert,
+            ),
             ("DeleteTopic", ("sns", "DeleteTopic", {"topicArn": topic}), alert),
             # the execution role
-            ("DeleteRolePolicy on the guard's role", ("iam", "DeleteRolePolicy", {"roleName": DEPLOYED["RemediatorRole"], "policyName": "node-role-remediator"}), alert),
-            ("AttachRolePolicy on the guard's role", ("iam", "AttachRolePolicy", {"roleName": DEPLOYED["RemediatorRole"], "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}), alert),
+            (
+                "DeleteRolePolicy on the guard's role",
+                (
+                    "iam",
+                    "DeleteRolePolicy",
+                    {"roleName": DEPLOYED["RemediatorRole"], "policyName": "node-role-remediator"},
+                ),
+                alert,
+            ),
+            (
+                "AttachRolePolicy on the guard's role",
+                (
+                    "iam",
+                    "AttachRolePolicy",
+                    {"roleName": DEPLOYED["RemediatorRole"], "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+                ),
+                alert,
+            ),
             # CloudTrail, any trail
             ("StopLogging", ("cloudtrail", "StopLogging", {"name": trail}), alert),
             ("DeleteTrail", ("cloudtrail", "DeleteTrail", {"name": "management"}), alert),
             ("UpdateTrail", ("cloudtrail", "UpdateTrail", {"name": trail, "isMultiRegionTrail": False}), alert),
-            ("PutEventSelectors", ("cloudtrail", "PutEventSelectors", {"trailName": None, "name": trail, "eventSelectors": []}), alert),
+            (
+                "PutEventSelectors",
+                ("cloudtrail", "PutEventSelectors", {"trailName": None, "name": trail, "eventSelectors": []}),
+                alert,
+            ),
             # the stack
             ("DeleteStack on the guard's stack", ("cloudformation", "DeleteStack", {"stackName": "guard"}), alert),
             ("DeleteStack by stack id", ("cloudformation", "DeleteStack", {"stackName": STACK_ID}), alert),
             # not alerts: other resources, reads, failed calls, CloudFormation's own calls
             ("DisableRule on an unrelated rule", ("events", "DisableRule", {"name": "nightly-report"}), set()),
-            ("PutTargets on an unrelated rule", ("events", "PutTargets", {"rule": "nightly-report", "targets": []}), set()),
-            ("UpdateFunctionConfiguration on another function", ("lambda", "UpdateFunctionConfiguration20150331v2", {"functionName": "payments"}), set()),
-            ("UpdateFunctionCode on a look-alike function", ("lambda", "UpdateFunctionCode20150331v2", {"functionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x{function}"}), set()),
-            ("GetFunction on the guard's function", ("lambda", "GetFunction20150331v2", {"functionName": function}), set()),
+            (
+                "PutTargets on an unrelated rule",
+                ("events", "PutTargets", {"rule": "nightly-report", "targets": []}),
+                set(),
+            ),
+            (
+                "UpdateFunctionConfiguration on another function",
+                ("lambda", "UpdateFunctionConfiguration20150331v2", {"functionName": "payments"}),
+                set(),
+            ),
+            (
+                "UpdateFunctionCode on a look-alike function",
+                (
+                    "lambda",
+                    "UpdateFunctionCode20150331v2",
+                    {"functionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x{function}"},
+                ),
+                set(),
+            ),
+            (
+                "GetFunction on the guard's function",
+                ("lambda", "GetFunction20150331v2", {"functionName": function}),
+                set(),
+            ),
             ("Invoke-ish CreateFunction", ("lambda", "CreateFunction20150331", {"functionName": function}), set()),
-            ("SetTopicAttributes on another topic", ("sns", "SetTopicAttributes", {"topicArn": topic + "-other"}), set()),
-            ("Unsubscribe from another topic", ("sns", "Unsubscribe", {"subscriptionArn": f"{topic}-other:0f1e2d3c"}), set()),
-            ("DeleteRolePolicy on another role", ("iam", "DeleteRolePolicy", {"roleName": "eks-node-prod", "policyName": "x"}), set()),
+            (
+                "SetTopicAttributes on another topic",
+                ("sns", "SetTopicAttributes", {"topicArn": topic + "-other"}),
+                set(),
+            ),
+            (
+                "Unsubscribe from another topic",
+                ("sns", "Unsubscribe", {"subscriptionArn": f"{topic}-other:0f1e2d3c"}),
+                set(),
+            ),
+            (
+                "DeleteRolePolicy on another role",
+                ("iam", "DeleteRolePolicy", {"roleName": "eks-node-prod", "policyName": "x"}),
+                set(),
+            ),
             ("StartLogging", ("cloudtrail", "StartLogging", {"name": trail}), set()),
             ("DeleteStack on another stack", ("cloudformation", "DeleteStack", {"stackName": "payments"}), set()),
-            ("a denied DisableRule on the IAM rule", ("events", "DisableRule", {"name": DEPLOYED["IamPolicyChangeRule"]}, {"error": "AccessDeniedException"}), set()),
-            ("CloudFormation updating the IAM rule", ("events", "PutRule", {"name": DEPLOYED["IamPolicyChangeRule"]}, cfn), set()),
-            ("CloudFormation updating the tamper alert rule", ("events", "PutTargets", {"rule": alert_rule, "targets": []}, cfn), set()),
-            ("CloudFormation updating the function", ("lambda", "UpdateFunctionCode20150331v2", {"functionName": function}, cfn), set()),
+            (
+                "a denied DisableRule on the IAM rule",
+                (
+                    "events",
+                    "DisableRule",
+                    {"name": DEPLOYED["IamPolicyChangeRule"]},
+                    {"error": "AccessDeniedException"},
+                ),
+                set(),
+            ),
+            (
+                "CloudFormation updating the IAM rule",
+                ("events", "PutRule", {"name": DEPLOYED["IamPolicyChangeRule"]}, cfn),
+                set(),
+            ),
+            (
+                "CloudFormation updating the tamper alert rule",
+                ("events", "PutTargets", {"rule": alert_rule, "targets": []}, cfn),
+                set(),
+            ),
+            (
+                "CloudFormation updating the function",
+                ("lambda", "UpdateFunctionCode20150331v2", {"functionName": function}, cfn),
+                set(),
+            ),
             ("CloudFormation setting the topic policy", ("sns", "SetTopicAttributes", {"topicArn": topic}, cfn), set()),
         ]
 
@@ -534,7 +684,6 @@ class EventPatternsByDelivery(unittest.TestCase):
                     self.assertEqual(message["requestParameters"], detail["requestParameters"])
                     self.assertEqual(message["sourceIPAddress"], detail["sourceIPAddress"])
 
-
     def test_alarms_are_accepted_and_the_heartbeat_counts_sweeps(self):
         # Given the template's alarms as deployed (alarm topic not set), created in CloudWatch
         resources = load_template()["Resources"]
@@ -557,12 +706,14 @@ class EventPatternsByDelivery(unittest.TestCase):
             for dimensions in ([("Mode", mode)], [("Mode", mode), ("Outcome", "sweep_completed")]):
                 self.cloudwatch.put_metric_data(
                     Namespace="EKSNodeRoleGuard",
-                    MetricData=[{
-                        "MetricName": "SweepsCompleted",
-                        "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions],
-                        "Value": 1,
-                        "Unit": "Count",
-                    }],
+                    MetricData=[
+                        {
+                            "MetricName": "SweepsCompleted",
+                            "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions],
+                            "Value": 1,
+                            "Unit": "Count",
+                        }
+                    ],
                 )
 
         def heartbeat_sum():
@@ -604,15 +755,11 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
             f"NOT_OPERATIONS if they are helpers: {sorted(unknown)}",
         )
         for service in ADAPTER_SERVICES:
-            self.assertTrue(
-                any(op.startswith(f"{service}:") for op in called), f"no SDK call found in {service}.rs"
-            )
+            self.assertTrue(any(op.startswith(f"{service}:") for op in called), f"no SDK call found in {service}.rs")
         granted = set()
         for statement in role_statements(load_template()):
             if statement["Effect"] == "Allow":
-                granted.update(
-                    a for a in as_list(statement["Action"]) if a.split(":")[0] in ADAPTER_SERVICES
-                )
+                granted.update(a for a in as_list(statement["Action"]) if a.split(":")[0] in ADAPTER_SERVICES)
         # Then they are the same set: nothing missing (AccessDenied in production), nothing extra
         self.assertEqual(
             normalised(granted),
@@ -657,11 +804,7 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
             if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))
         }
         wanted = allowed_iam | {"iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"}
-        denies = [
-            s
-            for s in statements
-            if s["Effect"] == "Deny" and as_list(s["Resource"]) == [OWN_ROLE_ARN]
-        ]
+        denies = [s for s in statements if s["Effect"] == "Deny" and as_list(s["Resource"]) == [OWN_ROLE_ARN]]
         self.assertEqual(len(denies), 1, "expected one Deny on the function's own role")
         self.assertLessEqual(wanted, set(as_list(denies[0]["Action"])))
 
@@ -673,7 +816,9 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
         self.assertEqual(
             sub_text(kms["Condition"]["StringEquals"]["kms:ViaService"]), "sns.${AWS::Region}.amazonaws.com"
         )
-        self.assertEqual(statements["SendFailedInvocationsToDlq"]["Resource"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+        self.assertEqual(
+            statements["SendFailedInvocationsToDlq"]["Resource"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+        )
         self.assertEqual(statements["WriteOwnLogs"]["Resource"], {"Fn::GetAtt": ["LogGroup", "Arn"]})
 
 
@@ -748,9 +893,13 @@ class Structure(unittest.TestCase):
         timeout = self.resources["RemediatorFunction"]["Properties"]["Timeout"]
         self.assertEqual(variables["FUNCTION_TIMEOUT_SECONDS"], str(timeout), "the budget is the function's Timeout")
         # Every variable the template sets is one the function reads (no typo goes unnoticed).
-        read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', CONFIG_RS.read_text()))
+        sources = sorted(CONFIG_RS.glob("*.rs")) if CONFIG_RS.is_dir() else [CONFIG_RS]
+        text = "\n".join(path.read_text() for path in sources)
+        read = set(re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', text))
         self.assertTrue(read, f"no variables found in {CONFIG_RS}")
-        self.assertLessEqual(set(variables), read, f"set by the template but not read by config.rs: {set(variables) - read}")
+        self.assertLessEqual(
+            set(variables), read, f"set by the template but not read by config.rs: {set(variables) - read}"
+        )
 
     def test_parameter_defaults(self):
         params = self.template["Parameters"]
@@ -794,7 +943,9 @@ class Structure(unittest.TestCase):
         props = self.resources["SweepScheduleRule"]["Properties"]
         self.assertEqual(props["ScheduleExpression"], {"Ref": "SweepSchedule"})
         self.assertEqual(props["State"], {"Fn::If": ["IsSweepEnabled", "ENABLED", "DISABLED"]})
-        self.assertEqual(self.template["Conditions"]["IsSweepEnabled"], {"Fn::Equals": [{"Ref": "SweepEnabled"}, "true"]})
+        self.assertEqual(
+            self.template["Conditions"]["IsSweepEnabled"], {"Fn::Equals": [{"Ref": "SweepEnabled"}, "true"]}
+        )
 
     def test_dead_letter_queue(self):
         queue = self.resources["DeadLetterQueue"]["Properties"]
@@ -810,7 +961,9 @@ class Structure(unittest.TestCase):
         )
         invoke = self.resources["RemediatorInvokeConfig"]["Properties"]
         self.assertEqual(invoke["MaximumRetryAttempts"], 2)
-        self.assertEqual(invoke["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+        self.assertEqual(
+            invoke["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+        )
 
     def test_topic_is_encrypted_with_the_customer_managed_key(self):
         topic = self.resources["NotificationTopic"]["Properties"]
@@ -832,9 +985,7 @@ class Structure(unittest.TestCase):
             sub_text(function["Condition"]["StringEquals"]["kms:ViaService"]), "sns.${AWS::Region}.amazonaws.com"
         )
         services = users["OwnRulesAndAlarmsPublishThroughSns"]
-        self.assertEqual(
-            sorted(services["Principal"]["Service"]), ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
-        )
+        self.assertEqual(sorted(services["Principal"]["Service"]), ["cloudwatch.amazonaws.com", "events.amazonaws.com"])
         self.assertEqual(services["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
 
     def test_only_the_function_and_the_guards_rules_and_alarms_publish_and_only_over_tls(self):
@@ -899,8 +1050,12 @@ class Structure(unittest.TestCase):
         for logical_id, (namespace, metric, dimensions) in wanted.items():
             with self.subTest(alarm=logical_id):
                 props = self.resources[logical_id]["Properties"]
-                self.assertEqual((props["Namespace"], props["MetricName"], props["Dimensions"]), (namespace, metric, dimensions))
-                self.assertEqual((props["ComparisonOperator"], props["Threshold"]), ("GreaterThanOrEqualToThreshold", 1))
+                self.assertEqual(
+                    (props["Namespace"], props["MetricName"], props["Dimensions"]), (namespace, metric, dimensions)
+                )
+                self.assertEqual(
+                    (props["ComparisonOperator"], props["Threshold"]), ("GreaterThanOrEqualToThreshold", 1)
+                )
                 self.assertEqual(props["TreatMissingData"], "notBreaching")
 
     def test_heartbeat_alarm_reads_the_metric_the_function_writes(self):
@@ -914,7 +1069,9 @@ class Structure(unittest.TestCase):
         props = alarm["Properties"]
         self.assertEqual((props["Namespace"], props["MetricName"]), (namespace, "SweepsCompleted"))
         self.assertEqual(props["Dimensions"], [{"Name": "Mode", "Value": {"Ref": "Mode"}}])
-        self.assertEqual((props["Statistic"], props["ComparisonOperator"], props["Threshold"]), ("Sum", "LessThanThreshold", 1))
+        self.assertEqual(
+            (props["Statistic"], props["ComparisonOperator"], props["Threshold"]), ("Sum", "LessThanThreshold", 1)
+        )
         # and no sweep at all is an alarm, over a period the operator sets
         self.assertEqual(props["TreatMissingData"], "breaching")
         self.assertEqual((props["Period"], props["EvaluationPeriods"]), ({"Ref": "HeartbeatSeconds"}, 1))
@@ -932,8 +1089,11 @@ class Structure(unittest.TestCase):
         alert = self.resources["TamperAlertRule"]["Properties"]
         watch = self.resources["TamperWatchRule"]["Properties"]
         # The watcher's fixed name is the one the alert rule watches
-        watched = [alt["requestParameters"] for alt in alert["EventPattern"]["detail"]["$or"]
-                   if alt["eventSource"] == ["events.amazonaws.com"]]
+        watched = [
+            alt["requestParameters"]
+            for alt in alert["EventPattern"]["detail"]["$or"]
+            if alt["eventSource"] == ["events.amazonaws.com"]
+        ]
         self.assertEqual(len(watched), 2)
         for names in watched:
             rules = next(iter(names.values()))

@@ -9,7 +9,6 @@ use noderole_integration::Proxy;
 use noderole_integration::*;
 use serde_json::Value;
 
-const ADMIN: &str = "AdministratorAccess";
 const S3_EVERYTHING: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 

@@ -4,17 +4,11 @@
 use noderole_integration::*;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "AdministratorAccess";
 const MEMBER_ROLE: &str = "security/eks-node-role-guard-member";
 
 /// A node role named `role` with AdministratorAccess, backing a node group in `account`.
 async fn admin_node_role(account: &Account, role: &str) -> String {
-    let arn = account.node_role(role, &[ADMIN]).await.expect("node role");
-    account
-        .cluster(REGION, &unique("cluster"), &[("general", &arn)])
-        .await
-        .expect("cluster");
-    arn
+    node_role_named_in_cluster(account, role, &[ADMIN]).await
 }
 
 fn from(mut event: Value, account: &str) -> Value {
@@ -261,20 +255,17 @@ async fn a_member_event_converges_with_half_of_all_requests_throttled() {
     let inbox = central.inbox().await.expect("inbox");
     let proxy = noderole_integration::Proxy::start(&moto.endpoint, 0.0, 11).expect("proxy");
     let sdk = sdk_for(&proxy.endpoint).await;
-    let guard = noderole::aws::remediator(
-        &sdk,
-        config(
-            &inbox.topic_arn,
-            &[
-                ("MODE", "enforce"),
-                ("SCAN_REGIONS", REGION),
-                ("MEMBER_ROLE_NAME", MEMBER_ROLE),
-                ("ACCOUNTS", &a_id),
-            ],
-        ),
-    )
-    .await
-    .expect("guard");
+    let config = config(
+        &inbox.topic_arn,
+        &[
+            ("MODE", "enforce"),
+            ("SCAN_REGIONS", REGION),
+            ("MEMBER_ROLE_NAME", MEMBER_ROLE),
+            ("ACCOUNTS", &a_id),
+        ],
+    );
+    let (identity, adapters) = noderole::aws::adapters(&sdk, &config).await.expect("adapters");
+    let guard = noderole::Remediator::new(config, identity, adapters);
     proxy.set_fraction(0.5);
 
     // When the event is delivered as Lambda would: again after a retryable error, three times

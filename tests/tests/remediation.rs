@@ -6,7 +6,6 @@ use noderole::HandlerError;
 use noderole_integration::*;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "AdministratorAccess";
 const QUIET: Duration = Duration::from_secs(2);
 const DELIVERY: Duration = Duration::from_secs(10);
 
@@ -24,17 +23,6 @@ fn with(mut arns: Vec<String>, extra: &str) -> Vec<String> {
     arns.push(aws_managed(extra));
     arns.sort();
     arns
-}
-
-/// A node role backing a node group in us-east-1, with `extra` policies attached.
-async fn node_role_in_cluster(account: &Account, extra: &[&str]) -> (String, String) {
-    let role = unique("node");
-    let arn = account.node_role(&role, extra).await.expect("node role");
-    account
-        .cluster(REGION, &unique("cluster"), &[("general", &arn)])
-        .await
-        .expect("cluster");
-    (role, arn)
 }
 
 #[tokio::test]

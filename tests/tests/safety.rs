@@ -13,8 +13,7 @@ const DELIVERY: Duration = Duration::from_secs(10);
 async fn a_deleted_inline_policy_is_restored_exactly_from_the_notification() {
     let account = Account::new(Moto::shared()).await;
     let role = unique("node-restore");
-    let arn = account.node_role(&role, &[]).await.unwrap();
-    account.cluster(REGION, &unique("c"), &[("ng", &arn)]).await.unwrap();
+    node_role_named_in_cluster(&account, &role, &[]).await;
     // awkward content: quotes, a single quote, unicode, nested conditions, whitespace
     let document = r#"{
   "Version": "2012-10-17",
@@ -66,21 +65,17 @@ fn tally(reports: &[Value]) -> BTreeMap<(String, String), usize> {
 async fn ten_deliveries_of_one_event_remove_each_violation_once() {
     let account = Account::new(Moto::shared()).await;
     let role = unique("node-dup");
-    let arn = account.node_role(&role, &["AdministratorAccess"]).await.unwrap();
-    account.cluster(REGION, &unique("c"), &[("ng", &arn)]).await.unwrap();
+    node_role_named_in_cluster(&account, &role, &[ADMIN]).await;
     let inbox = account.inbox().await.unwrap();
     let guard = remediator(&account, config(&inbox.topic_arn, &[("MODE", "enforce")])).await;
-    let event = attach_event(&role, &aws_managed("AdministratorAccess"));
+    let event = attach_event(&role, &aws_managed(ADMIN));
 
     let mut reports = Vec::new();
     for _ in 0..10 {
         reports.push(json_of(&guard.handle(&event).await.expect("no delivery fails")));
     }
 
-    assert_eq!(
-        tally(&reports),
-        BTreeMap::from([(("AdministratorAccess".into(), "done".into()), 1)])
-    );
+    assert_eq!(tally(&reports), BTreeMap::from([((ADMIN.into(), "done".into()), 1)]));
     assert_eq!(reports.iter().filter(|r| r["outcome"] == "compliant").count(), 9);
     assert_eq!(inbox.drain(DELIVERY).await.unwrap().len(), 1);
 }
@@ -116,7 +111,7 @@ async fn twenty_concurrent_invocations_claim_each_removal_once() {
     let inbox = account.inbox().await.unwrap();
     // one warm function instance serving twenty concurrent events (as with runtime concurrency)
     let guard = remediator(&account, config(&inbox.topic_arn, &[("MODE", "enforce")])).await;
-    let event = attach_event(&role, &aws_managed("AdministratorAccess"));
+    let event = attach_event(&role, &aws_managed(ADMIN));
 
     let results = futures::future::join_all((0..20).map(|_| guard.handle(&event))).await;
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 use aws_sdk_securityhub::types::{AwsSecurityFinding, ComplianceStatus, RecordState};
 use noderole_integration::*;
 
-const ADMIN: &str = "AdministratorAccess";
 const S3_EVERYTHING: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 
@@ -26,9 +25,8 @@ async fn findings(account: &Account) -> Vec<AwsSecurityFinding> {
 /// A node role with AdministratorAccess and an inline `s3:*` policy, in a cluster.
 async fn violating_node_role(account: &Account) -> (String, String) {
     let role = unique("node-hub");
-    let arn = account.node_role(&role, &[ADMIN]).await.unwrap();
+    let arn = node_role_named_in_cluster(account, &role, &[ADMIN]).await;
     account.put_inline(&role, "debug-s3", S3_EVERYTHING).await.unwrap();
-    account.cluster(REGION, &unique("c"), &[("ng", &arn)]).await.unwrap();
     (role, arn)
 }
 

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use noderole::Remediator;
 
-type AwsRemediator = Remediator<noderole::aws::Aws>;
 use noderole::invocation::deadline::Budget;
 use noderole_integration::Proxy;
 use noderole_integration::*;
@@ -42,20 +41,13 @@ async fn scenario(fraction: f64, seed: u64) -> Scenario {
     let mut node_roles = Vec::new();
     for _ in 0..3 {
         let role = unique("throttled-node");
-        let arn = account.node_role(&role, &[]).await.unwrap();
-        account.cluster(REGION, &unique("c"), &[("ng", &arn)]).await.unwrap();
-        account
-            .attach(&role, &aws_managed("AdministratorAccess"))
-            .await
-            .unwrap();
+        let _arn = node_role_named_in_cluster(&account, &role, &[]).await;
+        account.attach(&role, &aws_managed(ADMIN)).await.unwrap();
         account.put_inline(&role, "debug", DEBUG_POLICY).await.unwrap();
         node_roles.push(role);
     }
     let decoy = unique("throttled-decoy");
-    account
-        .role(&decoy, "/", EC2_TRUST, &["AdministratorAccess"])
-        .await
-        .unwrap();
+    account.role(&decoy, "/", EC2_TRUST, &[ADMIN]).await.unwrap();
     account.put_inline(&decoy, "debug", DEBUG_POLICY).await.unwrap();
     let inbox = account.inbox().await.unwrap();
 
@@ -85,16 +77,10 @@ async fn scenario(fraction: f64, seed: u64) -> Scenario {
 async fn assert_converged(s: &Scenario) {
     for role in &s.node_roles {
         let attached = s.account.attached(role).await.unwrap();
-        assert!(
-            !attached.contains(&aws_managed("AdministratorAccess")),
-            "{role}: {attached:?}"
-        );
+        assert!(!attached.contains(&aws_managed(ADMIN)), "{role}: {attached:?}");
         assert!(s.account.inline(role).await.unwrap().is_empty(), "{role}");
     }
-    assert_eq!(
-        s.account.attached(&s.decoy).await.unwrap(),
-        vec![aws_managed("AdministratorAccess")]
-    );
+    assert_eq!(s.account.attached(&s.decoy).await.unwrap(), vec![aws_managed(ADMIN)]);
     assert_eq!(s.account.inline(&s.decoy).await.unwrap(), vec!["debug".to_owned()]);
     let notes = s.inbox.drain(DELIVERY).await.unwrap();
     let backed_up: BTreeSet<String> = notes
@@ -140,14 +126,14 @@ async fn converges_within_lambda_retries(fraction: f64, seed: u64) {
     let mut attempts = Vec::new();
     for role in &s.node_roles {
         for event in [
-            attach_event(role, &aws_managed("AdministratorAccess")),
+            attach_event(role, &aws_managed(ADMIN)),
             put_event(role, "debug", DEBUG_POLICY),
         ] {
             let (took, _) = deliver(&s.guard, &event, Duration::from_secs(120)).await;
             attempts.push(took);
         }
     }
-    let decoy_event = attach_event(&s.decoy, &aws_managed("AdministratorAccess"));
+    let decoy_event = attach_event(&s.decoy, &aws_managed(ADMIN));
     let (decoy_took, _) = deliver(&s.guard, &decoy_event, Duration::from_secs(120)).await;
 
     // Then every event converged within Lambda's retries, and the throttling was real
@@ -205,7 +191,7 @@ async fn near_total_throttling_answers_before_the_deadline_and_converges_after()
     let events: Vec<Value> = s
         .node_roles
         .iter()
-        .map(|role| attach_event(role, &aws_managed("AdministratorAccess")))
+        .map(|role| attach_event(role, &aws_managed(ADMIN)))
         .collect();
     let mut invocations = 0;
     for event in &events {
@@ -251,7 +237,7 @@ async fn a_call_past_the_budget_is_refused_before_it_is_sent_but_the_notificatio
     let moto = Moto::shared();
     let account = Account::new(moto).await;
     let role = unique("budget-node");
-    account.node_role(&role, &["AdministratorAccess"]).await.unwrap();
+    account.node_role(&role, &[ADMIN]).await.unwrap();
     let inbox = account.inbox().await.unwrap();
     let proxy = Proxy::start(&moto.endpoint, 0.0, 1).unwrap();
     let sdk = sdk_for(&proxy.endpoint).await;
@@ -261,19 +247,13 @@ async fn a_call_past_the_budget_is_refused_before_it_is_sent_but_the_notificatio
     // Past the point where work stops, an IAM write is refused before anything is sent, as a
     // transient error named for the deadline (so the invocation is retried)
     let spent = Budget::lasting(Duration::ZERO);
-    let refused = deadline::within(spent, iam.detach(&role, &aws_managed("AdministratorAccess")))
+    let refused = deadline::within(spent, iam.detach(&role, &aws_managed(ADMIN)))
         .await
         .expect_err("refused");
     assert_eq!(refused.code.as_deref(), Some(deadline::CODE), "{refused}");
     assert!(refused.is_transient());
     assert_eq!(proxy.seen().total_forwarded(), 0, "nothing reached AWS");
-    assert!(
-        account
-            .attached(&role)
-            .await
-            .unwrap()
-            .contains(&aws_managed("AdministratorAccess"))
-    );
+    assert!(account.attached(&role).await.unwrap().contains(&aws_managed(ADMIN)));
 
     // but the notification, which the reserve is for, still goes out
     let note = Notification {

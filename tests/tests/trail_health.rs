@@ -25,8 +25,7 @@ async fn sweep_with(trail: Option<bool>) -> serde_json::Value {
     // Given an account with a node role and, per case, a multi-region trail (logging or stopped)
     let moto = Moto::start().unwrap();
     let account = Account::new(&moto).await;
-    let arn = account.node_role(&unique("node"), &[]).await.unwrap();
-    account.cluster(REGION, &unique("c"), &[("ng", &arn)]).await.unwrap();
+    node_role_named_in_cluster(&account, &unique("node"), &[]).await;
     if let Some(logging) = trail {
         bucket(&moto, "trail-logs");
         let cloudtrail = aws_sdk_cloudtrail::Client::new(&account.sdk);

@@ -7,9 +7,9 @@
 //! policies could not be read.
 
 use noderole::types::NodeBinding;
+use noderole::types::Usage;
 use noderole::types::{AccountLine, EventSummary, Outcome, RoleRef};
 use noderole::types::{Kept, Violation};
-use noderole::types::Usage;
 use noderole::{Mode, Report};
 
 pub const HOME: &str = "111122223333";

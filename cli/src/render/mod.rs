@@ -13,9 +13,9 @@ mod table;
 
 use noderole::Report;
 use noderole::types::NodeBinding;
-use noderole::verdict::policy;
 use noderole::types::Outcome;
 use noderole::types::Violation;
+use noderole::verdict::policy;
 
 pub use asff::asff;
 pub use explain::explanation;
