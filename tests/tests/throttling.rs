@@ -41,7 +41,7 @@ async fn scenario(fraction: f64, seed: u64) -> Scenario {
     let mut node_roles = Vec::new();
     for _ in 0..3 {
         let role = unique("throttled-node");
-        let _arn = node_role_named_in_cluster(&account, &role, &[]).await;
+        node_role_named_in_cluster(&account, &role, &[]).await;
         account.attach(&role, &aws_managed(ADMIN)).await.unwrap();
         account.put_inline(&role, "debug", DEBUG_POLICY).await.unwrap();
         node_roles.push(role);
