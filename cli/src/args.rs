@@ -37,6 +37,9 @@ pub struct Scope {
     /// Role names or ARNs never touched (as EXEMPT_ROLES).
     #[arg(long, value_delimiter = ',')]
     pub exempt_roles: Vec<String>,
+    /// A JSON file of exceptions: one policy kept on one role until a date (as EXCEPTIONS).
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
     /// `keep`, `keep-if-needed` or `deny` for AmazonEKS_CNI_Policy (as CNI_POLICY).
     #[arg(long, default_value = "keep-if-needed")]
     pub cni_policy: String,

@@ -96,6 +96,11 @@ fn configuration(scope: &Scope, regions: &[String]) -> Result<Config> {
         ("EXEMPT_ROLES", scope.exempt_roles.join(",")),
         ("INDEX_TTL_SECONDS", "900".to_owned()),
     ];
+    if let Some(path) = &scope.exceptions {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow!("--exceptions {}: cannot be read ({e})", path.display()))?;
+        vars.push(("EXCEPTIONS", text));
+    }
     if let (Some(role), Some(accounts)) = (&scope.member_role, &scope.accounts) {
         vars.push(("MEMBER_ROLE_NAME", role.clone()));
         vars.push(("ACCOUNTS", accounts.clone()));
@@ -110,6 +115,7 @@ pub fn flag_names(message: &str) -> String {
         ("SCAN_REGIONS", "--regions"),
         ("ALLOWED_POLICIES", "--allowed-policies"),
         ("EXEMPT_ROLES", "--exempt-roles"),
+        ("EXCEPTIONS", "--exceptions"),
         ("CNI_POLICY", "--cni-policy"),
         ("ADDON_POLICIES", "--addon-policies"),
         ("MEMBER_ROLE_NAME", "--member-role"),
@@ -159,6 +165,42 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("--cni-policy"), "{text}");
         assert!(!text.contains("CNI_POLICY"), "{text}");
+    }
+
+    #[test]
+    fn exceptions_come_from_a_file_and_a_bad_entry_is_named_by_the_flag() {
+        let dir = std::env::temp_dir().join(format!("eks-node-role-guard-exceptions-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        let good = dir.join("good.json");
+        std::fs::write(
+            &good,
+            r#"[{"role":"eks-node-app","policy":"cluster-autoscaler","until":"2027-01-31","reason":"moving to Pod Identity"}]"#,
+        )
+        .expect("written");
+        let bad = dir.join("bad.json");
+        std::fs::write(
+            &bad,
+            r#"[{"role":"eks-node-app","policy":"cluster-autoscaler","until":"soon","reason":"x"}]"#,
+        )
+        .expect("written");
+        let regions = ["us-east-1".to_owned()];
+
+        let config = configuration(&scope(&["--exceptions", good.to_str().expect("utf-8")]), &regions).expect("valid");
+        assert_eq!(config.exceptions.len(), 1);
+        assert_eq!(config.exceptions[0].reason, "moving to Pod Identity");
+
+        let error = configuration(&scope(&["--exceptions", bad.to_str().expect("utf-8")]), &regions)
+            .expect_err("a bad date")
+            .to_string();
+        assert!(error.starts_with("--exceptions="), "{error}");
+        assert!(error.contains("entry 1: until \"soon\" is not a date"), "{error}");
+
+        let missing = dir.join("missing.json");
+        let error = configuration(&scope(&["--exceptions", missing.to_str().expect("utf-8")]), &regions)
+            .expect_err("no file")
+            .to_string();
+        assert!(error.contains("cannot be read"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -886,6 +886,9 @@ class Structure(unittest.TestCase):
         self.assertEqual(
             variables["EXEMPT_ROLES"], {"Fn::If": ["HasExemptRoles", {"Ref": "ExemptRoles"}, {"Ref": "AWS::NoValue"}]}
         )
+        self.assertEqual(
+            variables["EXCEPTIONS"], {"Fn::If": ["HasExceptions", {"Ref": "Exceptions"}, {"Ref": "AWS::NoValue"}]}
+        )
         self.assertEqual(variables["CNI_POLICY"], {"Ref": "CniPolicy"})
         self.assertEqual(variables["ADDON_POLICIES"], {"Ref": "AddonPolicies"})
         self.assertEqual(variables["SECURITY_HUB"], {"Ref": "SecurityHubFindings"})
@@ -917,7 +920,7 @@ class Structure(unittest.TestCase):
         self.assertEqual(params["LogRetentionDays"]["Default"], 90)
         self.assertEqual(params["ReservedConcurrency"]["Default"], 5)
         self.assertGreaterEqual(params["ReservedConcurrency"]["MinValue"], 1, "0 would disable the function")
-        for name in ("ScanRegions", "AllowedPolicies", "ExemptRoles", "NotificationEmail"):
+        for name in ("ScanRegions", "AllowedPolicies", "ExemptRoles", "Exceptions", "NotificationEmail"):
             self.assertEqual(params[name]["Default"], "", name)
 
     def test_every_function_rule_retries_and_dead_letters(self):

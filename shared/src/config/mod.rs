@@ -7,6 +7,7 @@
 //! ([`Central`]) in [`central`].
 
 mod central;
+mod exceptions;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -15,7 +16,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::types::Mode;
+use crate::types::{Exception, Mode};
 use serde::Serialize;
 
 pub use central::{AccountSet, Central};
@@ -78,6 +79,8 @@ pub struct Config {
     pub allowed_policies: BTreeSet<String>,
     /// Role names or role ARNs that are never touched.
     pub exempt_roles: BTreeSet<String>,
+    /// One policy kept on one role until a date (`EXCEPTIONS`).
+    pub exceptions: Vec<Exception>,
     /// `AmazonEKS_CNI_Policy` (`CNI_POLICY`).
     pub cni_policy: AddonPolicy,
     /// The other known add-ons' policies (`ADDON_POLICIES`).
@@ -140,6 +143,7 @@ impl Config {
             scan_regions: parse::scan_regions(vars)?,
             allowed_policies: parse::allowed_policies(vars.get("ALLOWED_POLICIES"))?,
             exempt_roles: parse::exempt_roles(vars.get("EXEMPT_ROLES"))?,
+            exceptions: exceptions::exceptions(vars.get("EXCEPTIONS"))?,
             cni_policy: parse::addon_policy("CNI_POLICY", vars.get("CNI_POLICY"))?,
             addon_policies: parse::addon_policy("ADDON_POLICIES", vars.get("ADDON_POLICIES"))?,
             index_ttl: parse::index_ttl(vars.get("INDEX_TTL_SECONDS"))?,

@@ -256,7 +256,7 @@ fn allowlist_entry(entry: &str) -> Option<String> {
     valid.then(|| name.to_owned())
 }
 
-fn is_role_name_or_arn(s: &str) -> bool {
+pub(super) fn is_role_name_or_arn(s: &str) -> bool {
     if s.starts_with("arn:") {
         crate::types::arn::role_name_from_arn(s).is_some()
     } else {

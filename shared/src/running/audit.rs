@@ -45,6 +45,7 @@ impl<P: Ports> Audited<P> {
             check: Check {
                 config,
                 home: &self.home.id,
+                today: crate::invocation::today(),
             },
             home: &self.home,
             members: self.members.as_ref(),
@@ -85,6 +86,7 @@ impl<P: Ports> Audited<P> {
         let check = Check {
             config,
             home: &self.home.id,
+            today: crate::invocation::today(),
         };
         let mut report = Report::new(config.mode, Some(acct.id.clone()), event("Explain"));
         let facts = AddonFacts::new(std::time::Duration::from_secs(60));

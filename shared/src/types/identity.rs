@@ -9,6 +9,8 @@ pub struct Identity {
     pub partition: String,
     /// The function's own execution role: never acted on.
     pub own_role: Option<String>,
+    /// The caller's ARN as STS gives it (reports say who ran them).
+    pub arn: String,
 }
 
 impl Identity {
@@ -23,6 +25,7 @@ impl Identity {
             account: account.to_owned(),
             partition: arn::partition(arn).unwrap_or("aws").to_owned(),
             own_role,
+            arn: arn.to_owned(),
         }
     }
 }

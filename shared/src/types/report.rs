@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{ErrorKind, FindingsStatus, IndexSource, Kept, Migration, Mode, NodeBinding, Violation};
+use super::{
+    ErrorKind, Excepted, Exception, FindingsStatus, IndexSource, Kept, Migration, Mode, NodeBinding, Violation,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -145,6 +147,12 @@ pub struct Report {
     pub nodegroups: Vec<NodeBinding>,
     pub violations: Vec<Violation>,
     pub kept: Vec<Kept>,
+    /// Violations kept by `EXCEPTIONS` until their date: never acted on, always shown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excepted: Vec<Excepted>,
+    /// Exceptions that stopped applying today (UTC): their policies are in `violations` again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expired_exceptions: Vec<Exception>,
     pub actions: Vec<ActionRecord>,
     /// Inline policies deleted by this invocation, with their documents and restore commands.
     pub deleted_inline_policies: Vec<InlineBackup>,
@@ -231,6 +239,8 @@ impl Report {
             nodegroups: Vec::new(),
             violations: Vec::new(),
             kept: Vec::new(),
+            excepted: Vec::new(),
+            expired_exceptions: Vec::new(),
             actions: Vec::new(),
             deleted_inline_policies: Vec::new(),
             migrations: Vec::new(),

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use super::{Excepted, Exception};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Violation {
@@ -55,6 +57,10 @@ pub struct Kept {
 pub struct Evaluation {
     pub violations: Vec<Violation>,
     pub kept: Vec<Kept>,
+    /// Violations an exception keeps until its date.
+    pub excepted: Vec<Excepted>,
+    /// Exceptions that stopped applying today: their policies are violations again.
+    pub expired: Vec<Exception>,
 }
 
 /// What probably uses a policy, and how that was recognised.

@@ -3,6 +3,7 @@
 //! ([`crate::running::handler`]); the audit command only reports it ([`crate::running::audit`]). Both hold the same
 //! rules, so their verdicts cannot differ.
 
+use chrono::NaiveDate;
 use futures::future::try_join_all;
 
 use crate::config::Config;
@@ -35,6 +36,8 @@ pub struct InAccount<'a, I, E> {
 pub struct Check<'a> {
     pub config: &'a Config,
     pub home: &'a str,
+    /// The day (UTC) `EXCEPTIONS` are judged on.
+    pub today: NaiveDate,
 }
 
 impl Check<'_> {
@@ -122,13 +125,15 @@ impl Check<'_> {
             }
             Err(e) => return Err(Stop::from_aws("reading the role's policies", e)),
         };
-        let allowlist = Allowlist::from_config(self.config);
+        let allowlist = Allowlist::from_config(self.config, self.today);
         let to_check = allowlist.addons_to_check(&state);
         let needs = addons::needs(acct.eks, addon_facts, &to_check, &report.nodegroups).await;
         let evaluation = allowlist.evaluate(&state, &needs);
         report.migrations = migration::plan(&state.arn, &evaluation, &report.nodegroups);
         report.kept = evaluation.kept;
         report.violations = evaluation.violations;
+        report.excepted = evaluation.excepted;
+        report.expired_exceptions = evaluation.expired;
         if report.violations.is_empty() {
             report.outcome = Outcome::Compliant;
             return Ok(None);

@@ -39,7 +39,9 @@ pub fn plan(role_arn: &str, evaluation: &Evaluation, bindings: &[NodeBinding]) -
     // per workload: what it is, the policies to move, and whether it runs as an installed EKS
     // add-on (then the add-on API owns its associations)
     let mut by_component: BTreeMap<&'static str, (&Usage, Vec<Moved<'_>>, bool)> = BTreeMap::new();
-    let violations = evaluation.violations.iter().filter_map(|v| {
+    // an excepted policy is the one a team is moving right now: its commands matter most
+    let excepted = evaluation.excepted.iter().map(|e| &e.violation);
+    let violations = evaluation.violations.iter().chain(excepted).filter_map(|v| {
         let moved = match v {
             Violation::ManagedPolicy { policy_arn, .. } => Moved::Managed { arn: policy_arn },
             Violation::InlinePolicy {
@@ -218,6 +220,7 @@ mod tests {
                 },
             ],
             kept: vec![],
+            ..Evaluation::default()
         };
         // When planned
         let plan = plan(
@@ -283,6 +286,7 @@ mod tests {
                 used_by: usage::of_managed("aws", ssm),
             }],
             kept: vec![kept(efs), kept(cni)],
+            ..Evaluation::default()
         };
         let plan = plan(NODE_ROLE, &evaluation, &[binding("us-east-1", "prod")]);
         assert_eq!(plan.len(), 1, "{plan:?}");
@@ -313,6 +317,7 @@ mod tests {
                 used_by: usage::of_inline("x-PolicyAutoScaling", None),
             }],
             kept: vec![],
+            ..Evaluation::default()
         };
         let plan = plan(&long, &evaluation, &[binding("us-east-1", "prod")]);
         assert_eq!(plan[0].role_name.len(), 64);

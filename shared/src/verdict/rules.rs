@@ -2,9 +2,13 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDate;
+
 use crate::config::{AddonPolicy, Config};
-use crate::types::{AddonNeed, AddonNeeds, Evaluation, Kept, KnownAddon, RoleState, VPC_CNI, Violation, addon, arn};
-use crate::verdict::usage;
+use crate::types::{
+    AddonNeed, AddonNeeds, Evaluation, Exception, Kept, KnownAddon, RoleState, VPC_CNI, Violation, addon, arn,
+};
+use crate::verdict::{exceptions, usage};
 
 /// Policies that let nodes join a cluster, least privileged first.
 const WORKER_NODE_POLICIES: &[&str] = &["AmazonEKSWorkerNodeMinimalPolicy", "AmazonEKSWorkerNodePolicy"];
@@ -25,14 +29,19 @@ pub struct Allowlist<'a> {
     pub cni: AddonPolicy,
     /// `ADDON_POLICIES`.
     pub addons: AddonPolicy,
+    /// `EXCEPTIONS`, and the day (UTC) they are judged on.
+    pub exceptions: &'a [Exception],
+    pub today: NaiveDate,
 }
 
 impl<'a> Allowlist<'a> {
-    pub fn from_config(config: &'a Config) -> Self {
+    pub fn from_config(config: &'a Config, today: NaiveDate) -> Self {
         Allowlist {
             allowed: &config.allowed_policies,
             cni: config.cni_policy,
             addons: config.addon_policies,
+            exceptions: &config.exceptions,
+            today,
         }
     }
 
@@ -84,7 +93,8 @@ impl<'a> Allowlist<'a> {
         addon.name == VPC_CNI.name || !self.allows(partition, policy_arn)
     }
 
-    /// Judges every policy on the role.
+    /// Judges every policy on the role; what an exception covers today is set aside in
+    /// `excepted`.
     pub fn evaluate(&self, role: &RoleState, needs: &AddonNeeds) -> Evaluation {
         let partition = role.partition();
         let aws_managed = |name: &str| arn::aws_managed_policy_arn(partition, name);
@@ -127,6 +137,7 @@ impl<'a> Allowlist<'a> {
 
         keep_last_of(&mut evaluation, WORKER_NODE_POLICIES, &aws_managed, "worker-node");
         keep_last_of(&mut evaluation, ECR_PULL_POLICIES, &aws_managed, "ECR image-pull");
+        exceptions::apply(&mut evaluation, self.exceptions, &role.name, &role.arn, self.today);
         evaluation
     }
 

@@ -50,6 +50,8 @@ fn rules(allowed: &BTreeSet<String>, cni: AddonPolicy) -> Allowlist<'_> {
         allowed,
         cni,
         addons: AddonPolicy::KeepIfNeeded,
+        exceptions: &[],
+        today: chrono::NaiveDate::MIN,
     }
 }
 

@@ -372,6 +372,7 @@ where
         Check {
             config: &self.config,
             home: &self.home.id,
+            today: crate::invocation::today(),
         }
     }
 

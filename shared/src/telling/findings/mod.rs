@@ -9,10 +9,10 @@ mod sync;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use super::severity::severity;
 use super::text::shorten;
 use crate::types::{ActionResult, Finding, OpenFinding, PRODUCT_NAME, Report, Violation};
 use crate::verdict::policy;
+use crate::verdict::severity::severity;
 
 pub use sync::{sync_role, sync_sweep};
 
@@ -23,6 +23,8 @@ const GUIDE: &str = "https://docs.aws.amazon.com/eks/latest/userguide/create-nod
 const DESCRIPTION_MAX: usize = 1024;
 const TITLE_MAX: usize = 256;
 const REMEDIATION_MAX: usize = 512;
+/// A `ProductFields` value.
+const FIELD_MAX: usize = 2048;
 
 /// The deterministic finding `Id`: account, role, policy kind and policy (the ARN for a managed
 /// policy, so a customer policy that borrows an AWS name is a finding of its own).
@@ -86,7 +88,9 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
         .collect();
     let clusters = clusters.into_iter().collect::<Vec<_>>().join(", ");
     let mut findings = Vec::new();
-    for violation in &report.violations {
+    // an excepted violation is still a violation: its finding stays open, and says until when
+    let excepted = report.excepted.iter().map(|e| (&e.violation, Some(e)));
+    for (violation, exception) in report.violations.iter().map(|v| (v, None)).chain(excepted) {
         let id = finding_id(&scope.account, role_name, violation);
         // the action on this very policy: a customer policy may share an AWS-managed one's name
         let action = report.actions.iter().find(|a| {
@@ -111,9 +115,12 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
             .used_by()
             .map(|u| format!(" Probably for {} ({}).", u.component, u.evidence))
             .unwrap_or_default();
+        let excepted = exception
+            .map(|e| format!(" Kept by EXCEPTIONS: {}.", e.note()))
+            .unwrap_or_default();
         let description = format!(
             "The {kind} {policy} is on EKS node role {role_arn}, which backs {clusters}: {reason}. Every pod on \
-             these nodes can use the node role's permissions.{used_by}"
+             these nodes can use the node role's permissions.{used_by}{excepted}"
         );
         let remediation = match (removed, action.and_then(|a| a.undo_command.as_deref())) {
             (true, Some(undo)) => format!("Removed by {PRODUCT_NAME}. To undo: {undo}"),
@@ -139,6 +146,18 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
         if let Some(usage) = violation.used_by() {
             fields.insert(field("ProbablyUsedBy"), usage.component.to_owned());
         }
+        if let Some(exception) = exception {
+            fields.insert(field("ExceptedUntil"), exception.until.to_string());
+            fields.insert(field("ExceptionReason"), shorten(&exception.reason, FIELD_MAX));
+        }
+        let title = match exception {
+            Some(e) => format!(
+                "EKS node role {role_name} carries {kind} {} (excepted until {})",
+                violation.policy_name(),
+                e.until
+            ),
+            None => format!("EKS node role {role_name} carries {kind} {}", violation.policy_name()),
+        };
         findings.push(Finding {
             created_at: open
                 .iter()
@@ -151,10 +170,7 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
             region: scope.region.clone(),
             partition: scope.partition.clone(),
             role_arn: role_arn.to_owned(),
-            title: shorten(
-                &format!("EKS node role {role_name} carries {kind} {}", violation.policy_name()),
-                TITLE_MAX,
-            ),
+            title: shorten(&title, TITLE_MAX),
             description: shorten(&description, DESCRIPTION_MAX),
             severity: severity(violation).label().to_owned(),
             open: !removed,

@@ -1,5 +1,5 @@
 //! How serious a violation is, decided by the policy alone: the `Severity` of its Security Hub
-//! finding.
+//! finding, and the order every human format shows roles and policies in.
 
 use serde_json::Value;
 
@@ -7,7 +7,8 @@ use crate::types::Violation;
 use crate::verdict::policy;
 
 /// How serious a violation is: decided by the policy alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     Medium,
     High,
