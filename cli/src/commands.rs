@@ -10,6 +10,7 @@ use crate::exit::{self, Exit};
 use crate::output::write;
 use crate::progress::Bar;
 use crate::render;
+use crate::render::RunInfo;
 
 /// `audit`: every node role of the audited accounts, in the chosen format.
 pub async fn audit(args: AuditArgs) -> Result<Exit> {
@@ -17,6 +18,7 @@ pub async fn audit(args: AuditArgs) -> Result<Exit> {
         config,
         audited,
         findings_scope,
+        identity,
     } = connect(&args.scope).await?;
     let progress = Bar::new();
     let report = audited.audit(&config, &progress).await;
@@ -27,13 +29,15 @@ pub async fn audit(args: AuditArgs) -> Result<Exit> {
             report.reason.as_deref().unwrap_or("unknown reason")
         );
     }
+    // the one reading of the clock: every format says when the audit ran
+    let run = RunInfo::new(&config, &identity, &report, chrono::Utc::now());
     let colour = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match args.format {
-        Format::Table => render::table(&report, colour),
-        Format::Json => render::json(&report)?,
-        Format::Markdown => render::markdown(&report),
-        Format::Html => render::html(&report)?,
-        Format::Asff => render::asff(&report, &findings_scope)?,
+        Format::Table => render::table(&report, colour, None),
+        Format::Json => render::json(&report, &run)?,
+        Format::Markdown => render::markdown(&report, &run),
+        Format::Html => render::html(&report, &run)?,
+        Format::Asff => render::asff(&report, &findings_scope, &run)?,
     };
     write(args.output.as_deref(), &text)?;
     for line in exit::audit_problems(&report) {

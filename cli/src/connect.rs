@@ -24,6 +24,8 @@ pub struct Connected {
     /// Region and partition of the ASFF findings: the profile's region, where
     /// `aws securityhub batch-import-findings` imports them.
     pub findings_scope: render::FindingsScope,
+    /// Who the credentials act as (the reports name the caller).
+    pub identity: noderole::types::Identity,
 }
 
 /// Credentials, identity, configuration and the audited accounts.
@@ -77,12 +79,13 @@ pub async fn connect(scope: &Scope) -> Result<Connected> {
     });
     let findings_scope = render::FindingsScope {
         region: sdk.region().map(Region::to_string).unwrap_or_default(),
-        partition: identity.partition,
+        partition: identity.partition.clone(),
     };
     Ok(Connected {
         config,
         audited: Audited { home, members },
         findings_scope,
+        identity,
     })
 }
 

@@ -1,12 +1,13 @@
 //! `explain` for people: the trust policy as read, what references the role, the verdict per
-//! policy.
+//! policy with its severity and commands, expired exceptions and the migration commands.
 
 use std::fmt::Write as _;
 
 use noderole::running::audit::Explanation;
 use noderole::types::Outcome;
 
-use super::view;
+use super::migration_text;
+use super::view::view;
 
 /// `explain`: the trust policy as read, what references the role, the verdict per policy.
 pub fn explanation(e: &Explanation) -> String {
@@ -33,12 +34,25 @@ pub fn explanation(e: &Explanation) -> String {
         let _ = writeln!(out, "          {}", v.reason);
     }
     for i in &v.items {
-        let what = if i.remove { "REMOVE" } else { "keep  " };
-        let _ = writeln!(out, "  {what} {}: {}", i.policy, i.why);
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<6} {}: {}",
+            i.severity_label(),
+            i.verdict_label(),
+            i.policy,
+            i.why.replace('\n', " ")
+        );
         if let Some(command) = &i.command {
-            let _ = writeln!(out, "         enforce runs: {command}");
+            let _ = writeln!(out, "           enforce runs: {command}");
+        }
+        if let Some(undo) = &i.undo {
+            let _ = writeln!(out, "           undo: {undo}");
         }
     }
+    for line in &v.expired {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push_str(&migration_text(&v.migrations, ""));
     if report.outcome == Outcome::Failed {
         let _ = writeln!(out, "The check could not finish: {}", v.reason);
     }
@@ -79,15 +93,37 @@ mod tests {
         assert_eq!(lines[6], "Node role: yes; verdict: violations found");
         assert_eq!(
             lines[7],
-            "  REMOVE AdministratorAccess: AWS-managed policy not in the allowlist"
+            "  CRITICAL REMOVE AdministratorAccess: AWS-managed policy not in the allowlist"
         );
         assert_eq!(
             lines[8],
-            "         enforce runs: aws iam detach-role-policy --role-name 'eks-node-prod' --policy-arn \
+            "           enforce runs: aws iam detach-role-policy --role-name 'eks-node-prod' --policy-arn \
              'arn:aws:iam::aws:policy/AdministratorAccess'"
         );
-        assert!(lines.contains(&"  keep   AmazonEKSWorkerNodePolicy: allowlisted"));
+        assert_eq!(
+            lines[9],
+            "           undo: aws iam attach-role-policy --role-name 'eks-node-prod' --policy-arn \
+             'arn:aws:iam::aws:policy/AdministratorAccess'"
+        );
+        assert!(lines.contains(&"           keep   AmazonEKSWorkerNodePolicy: allowlisted"));
+        assert!(lines.contains(
+            &"exception expired: AdministratorAccess, excepted until 2026-12-01 (load test of the batch importer), \
+              is a violation again"
+        ));
+        assert!(lines.contains(&"Moving these workloads off the node role (EKS Pod Identity; run in order):"));
         assert!(!text.contains("could not finish"));
+    }
+
+    #[test]
+    fn an_excepted_policy_is_shown_with_its_date_and_severity() {
+        let text = explained(fixture::logs(), "ec2");
+        assert!(
+            text.contains(
+                "\n  HIGH     excepted AmazonS3FullAccess: excepted until 2027-03-31: moving the log shipper to Pod \
+                 Identity\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,16 +1,21 @@
 //! A small audit in memory, as the core would return it, for the printers' tests.
 //!
-//! Account 111122223333: `eks-node-prod` (AdministratorAccess and an inline policy to remove,
-//! three kept, one of them for a reason with a `|` and a line break; two node groups and an
-//! access entry), `eks-node-staging` (exempt), `a-node-clean` (compliant, listed first by name).
+//! Account 111122223333: `eks-node-prod` (AdministratorAccess, CRITICAL, whose exception expired
+//! yesterday, and an inline policy for the Cluster Autoscaler, HIGH, to remove, with the commands
+//! that move the autoscaler to Pod Identity; three kept, one of them for a reason with a `|` and
+//! a line break; two node groups and an access entry), `eks-node-logs` (AmazonS3FullAccess,
+//! HIGH, excepted until 2027-03-31), `eks-node-staging` (exempt), `a-node-clean` (compliant).
 //! [`organization`] adds account 444455556666 that could not be entered and a role there whose
-//! policies could not be read.
+//! policies could not be read. [`run`] is a run at a fixed time with an exception configured.
 
-use noderole::types::NodeBinding;
-use noderole::types::Usage;
+use chrono::{NaiveDate, TimeZone, Utc};
 use noderole::types::{AccountLine, EventSummary, Outcome, RoleRef};
-use noderole::types::{Kept, Violation};
+use noderole::types::{Evaluation, NodeBinding, Usage};
+use noderole::types::{Excepted, Exception, Kept, Violation};
+use noderole::verdict::migration;
 use noderole::{Mode, Report};
+
+use super::run::{RunInfo, Settings};
 
 pub const HOME: &str = "111122223333";
 pub const MEMBER: &str = "444455556666";
@@ -41,6 +46,20 @@ fn kept(name: &str, reason: &str) -> Kept {
         used_by: None,
         addon_needs_it: false,
     }
+}
+
+/// An AWS-managed policy not in the allowlist.
+pub fn managed(name: &str) -> Violation {
+    Violation::ManagedPolicy {
+        policy_name: name.into(),
+        policy_arn: aws(name),
+        reason: "AWS-managed policy not in the allowlist".into(),
+        used_by: None,
+    }
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a date")
 }
 
 fn nodegroup(region: &str, cluster: &str, nodegroup: &str) -> NodeBinding {
@@ -74,12 +93,7 @@ pub fn prod() -> Report {
         },
     ];
     r.violations = vec![
-        Violation::ManagedPolicy {
-            policy_name: "AdministratorAccess".into(),
-            policy_arn: aws("AdministratorAccess"),
-            reason: "AWS-managed policy not in the allowlist".into(),
-            used_by: None,
-        },
+        managed("AdministratorAccess"),
         Violation::InlinePolicy {
             policy_name: "debug-s3".into(),
             document: Some(INLINE_DOCUMENT.into()),
@@ -89,7 +103,8 @@ pub fn prod() -> Report {
                 namespace: Some("kube-system"),
                 service_accounts: &["cluster-autoscaler"],
                 addon: None,
-                note: "",
+                note: "namespace and service account of the usual install; change them in the commands if \
+                       yours differ",
             }),
         },
     ];
@@ -101,6 +116,32 @@ pub fn prod() -> Report {
             "kept because its need could not be checked (eks:DescribeAddon | rejected\nHTTP 404)",
         ),
     ];
+    r.expired_exceptions = vec![Exception {
+        role: "eks-node-prod".into(),
+        policy: aws("AdministratorAccess"),
+        until: day("2026-12-01"),
+        reason: "load test of the batch importer".into(),
+    }];
+    // the commands as the core writes them for this role
+    let evaluation = Evaluation {
+        violations: r.violations.clone(),
+        ..Evaluation::default()
+    };
+    let arn = r.role.as_ref().and_then(|role| role.arn.clone()).unwrap_or_default();
+    r.migrations = migration::plan(&arn, &evaluation, &r.nodegroups);
+    r
+}
+
+/// A node role whose one violation an exception keeps until 2027-03-31.
+pub fn logs() -> Report {
+    let mut r = role(HOME, "eks-node-logs", Outcome::Compliant, None);
+    r.nodegroups = vec![nodegroup("us-east-1", "prod", "logging")];
+    r.excepted = vec![Excepted {
+        violation: managed("AmazonS3FullAccess"),
+        until: day("2027-03-31"),
+        reason: "moving the log shipper to Pod Identity".into(),
+    }];
+    r.kept = vec![kept("AmazonEKSWorkerNodePolicy", "allowlisted")];
     r
 }
 
@@ -128,26 +169,67 @@ fn sweep(roles: Vec<Report>) -> Report {
     report.finish(Outcome::SweepCompleted, None)
 }
 
-/// One account, roles in an order the printers must not keep: prod, staging, clean.
+/// A node role in the member account whose policies could not be read.
+pub fn batch() -> Report {
+    role(
+        MEMBER,
+        "eks-node-batch",
+        Outcome::Failed,
+        Some("iam:ListRolePolicies: AccessDenied"),
+    )
+}
+
+/// One account, roles in an order the printers must not keep: staging, clean, logs, prod.
 pub fn single() -> Report {
-    let mut report = sweep(vec![prod(), staging(), clean()]);
+    let mut report = sweep(vec![staging(), clean(), logs(), prod()]);
     report.warnings = vec!["us-west-2/edge: <AccessDenied> on ListNodegroups & DescribeCluster".into()];
     report
 }
 
 /// Three accounts: the home one, a member with a role that could not be read, one not entered.
 pub fn organization() -> Report {
-    let unread = role(
-        MEMBER,
-        "eks-node-batch",
-        Outcome::Failed,
-        Some("iam:ListRolePolicies: AccessDenied"),
-    );
-    let mut report = sweep(vec![unread, prod(), staging(), clean()]);
+    let mut report = sweep(vec![batch(), prod(), staging(), clean(), logs()]);
     report.accounts = vec![
         AccountLine::checked(HOME, &report.roles[1..]),
         AccountLine::checked(MEMBER, &report.roles[..1]),
         AccountLine::failed(DENIED, "sts:AssumeRole on NodeRoleGuardMember: AccessDenied".into()),
     ];
     report
+}
+
+/// The run behind the reports: a fixed time, a caller, the exception of `eks-node-logs`.
+pub fn run() -> RunInfo {
+    RunInfo {
+        generated_at: Utc.with_ymd_and_hms(2026, 12, 2, 9, 30, 0).single().expect("a time"),
+        version: "0.1.0".into(),
+        caller: "arn:aws:sts::111122223333:assumed-role/SecurityAudit/jane.doe".into(),
+        accounts: vec![HOME.into()],
+        regions: vec!["us-east-1".into(), "us-west-2".into()],
+        configuration: Settings {
+            mode: "dry-run".into(),
+            allowed_policies: ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy"]
+                .map(String::from)
+                .to_vec(),
+            exempt_roles: vec!["eks-node-staging".into()],
+            exceptions: vec![Exception {
+                role: "eks-node-logs".into(),
+                policy: aws("AmazonS3FullAccess"),
+                until: day("2027-03-31"),
+                reason: "moving the log shipper to Pod Identity".into(),
+            }],
+            cni_policy: "keep-if-needed".into(),
+            addon_policies: "keep-if-needed".into(),
+            member_role: None,
+            member_accounts: None,
+        },
+    }
+}
+
+/// [`run`] over the organization's accounts, through its member role.
+pub fn organization_run() -> RunInfo {
+    let mut run = run();
+    run.accounts = vec![HOME.into(), MEMBER.into(), DENIED.into()];
+    run.configuration.member_role = Some("NodeRoleGuardMember".into());
+    run.configuration.member_accounts = Some("organization".into());
+    run
 }
