@@ -33,20 +33,24 @@ pub fn explanation(e: &Explanation) -> String {
     if !v.reason.is_empty() {
         let _ = writeln!(out, "          {}", v.reason);
     }
+    // severity, verdict, policy; the commands under the policy's name
     for i in &v.items {
+        let severity = match i.severity_label() {
+            "" => "-",
+            label => label,
+        };
         let _ = writeln!(
             out,
-            "  {:<8} {:<6} {}: {}",
-            i.severity_label(),
+            "  {severity:<8} {:<6} {}: {}",
             i.verdict_label(),
             i.policy,
             i.why.replace('\n', " ")
         );
         if let Some(command) = &i.command {
-            let _ = writeln!(out, "           enforce runs: {command}");
+            let _ = writeln!(out, "                  enforce runs: {command}");
         }
         if let Some(undo) = &i.undo {
-            let _ = writeln!(out, "           undo: {undo}");
+            let _ = writeln!(out, "                  undo: {undo}");
         }
     }
     for line in &v.expired {
@@ -97,15 +101,15 @@ mod tests {
         );
         assert_eq!(
             lines[8],
-            "           enforce runs: aws iam detach-role-policy --role-name 'eks-node-prod' --policy-arn \
+            "                  enforce runs: aws iam detach-role-policy --role-name 'eks-node-prod' --policy-arn \
              'arn:aws:iam::aws:policy/AdministratorAccess'"
         );
         assert_eq!(
             lines[9],
-            "           undo: aws iam attach-role-policy --role-name 'eks-node-prod' --policy-arn \
+            "                  undo: aws iam attach-role-policy --role-name 'eks-node-prod' --policy-arn \
              'arn:aws:iam::aws:policy/AdministratorAccess'"
         );
-        assert!(lines.contains(&"           keep   AmazonEKSWorkerNodePolicy: allowlisted"));
+        assert!(lines.contains(&"  -        keep   AmazonEKSWorkerNodePolicy: allowlisted"));
         assert!(lines.contains(
             &"exception expired: AdministratorAccess, excepted until 2026-12-01 (load test of the batch importer), \
               is a violation again"
