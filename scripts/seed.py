@@ -553,7 +553,15 @@ def cmd_drain(args, aws):
         if text is not None:
             print("    Text (the `default`/`email` key, what e-mail subscribers read):")
             print_text(text, "      ")
-        if isinstance(report, dict):
+        if isinstance(report, dict) and isinstance(report.get("totals"), dict):
+            # a sweep summary: its own violations and actions are empty, its totals count its roles
+            totals = report["totals"]
+            print(
+                f"    SQS body: the JSON Report ({len(body)} bytes; outcome {report.get('outcome')}, "
+                f"{totals.get('roles')} node role(s), {totals.get('needed_action')} needed action, "
+                f"{totals.get('violations')} violation(s), {sum((totals.get('actions') or {}).values())} action(s))"
+            )
+        elif isinstance(report, dict):
             print(
                 f"    SQS body: the JSON Report ({len(body)} bytes; outcome {report.get('outcome')}, "
                 f"{len(report.get('violations') or [])} violation(s), "

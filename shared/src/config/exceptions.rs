@@ -111,6 +111,31 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_valid_and_its_error_is_the_one_printed() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let section = doc.split("## Exceptions").nth(1).expect("an Exceptions section");
+        let example = section
+            .split("```json\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a JSON example");
+        let parsed = parse(example).expect("the documented example parses");
+        assert_eq!(parsed.len(), 2);
+        let error = parse(r#"[{"role":"eks-node-app","policy":"cluster-autoscaler","until":"soon","reason":"x"}]"#)
+            .expect_err("a bad date")
+            .to_string();
+        let shown = section
+            .split("```text\n")
+            .nth(1)
+            .and_then(|rest| rest.split(" ...").next())
+            .expect("an error example");
+        assert!(
+            error.starts_with(shown),
+            "the docs show {shown:?}, the code says {error:?}"
+        );
+    }
+
+    #[test]
     fn a_malformed_entry_is_refused_by_its_position_and_problem() {
         let ok = r#"{"role":"r","policy":"p","until":"2027-01-01","reason":"x"}"#;
         let cases = [

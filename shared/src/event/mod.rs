@@ -85,7 +85,7 @@ pub fn parse(payload: &Value) -> Result<Event, NotAnEvent> {
     };
 
     if envelope.detail_type == SCHEDULED_DETAIL_TYPE && envelope.source == "aws.events" {
-        event.name = "Sweep".to_owned();
+        event.name = crate::types::SWEEP_EVENT.to_owned();
         event.trigger = Trigger::Sweep;
         return Ok(event);
     }

@@ -54,7 +54,7 @@ impl<P: Ports> Audited<P> {
         };
         match sweep.run(&mut report).await {
             Ok(_) => {
-                report.reason = Some(report.sweep_summary());
+                report.summarize_sweep();
                 report
             }
             // an audit is not retried: a transient failure is a failed audit too

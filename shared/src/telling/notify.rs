@@ -1,19 +1,40 @@
-//! Report → SNS message: readable text for e-mail, the full JSON Report for machines.
+//! Report → SNS message: readable text for e-mail ([`text`]), the full JSON Report for
+//! machines, a subject that names the role (and, in organization mode, its account).
 
 use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::text::subject_line;
-use crate::types::{
-    ActionKind, ActionResult, InlineBackup, NodeBinding, Notification, Outcome, Report, Usage, Violation,
-};
+use super::text::{subject_around, subject_line};
+use crate::types::{InlineBackup, Notification, Outcome, Report};
+
+pub use super::readable::text;
 
 /// SNS messages are at most 256 KiB; keep a margin for the attributes and envelope.
 const MESSAGE_MAX: usize = 250 * 1024;
 
+/// Which accounts the deployment guards, as far as its subjects care. With its own, every
+/// notification is about that one account and subjects name the role alone; with an
+/// organization's (`MEMBER_ROLE_NAME`), the same role name in two accounts would read the same,
+/// so each subject names `ACCOUNT/ROLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guards {
+    OwnAccount,
+    Organization,
+}
+
+impl Guards {
+    /// `ACCOUNT/` in organization mode, else nothing: what goes before a role's name.
+    fn account_prefix(self, account: Option<&str>) -> String {
+        match (self, account) {
+            (Guards::Organization, Some(account)) => format!("{account}/"),
+            _ => String::new(),
+        }
+    }
+}
+
 /// Builds the notification for `report` (`MessageStructure=json`).
-pub fn notification(report: &Report) -> Notification {
+pub fn notification(report: &Report, guards: Guards) -> Notification {
     let text = text(report);
     let mut machine = serde_json::to_string(report).unwrap_or_else(|e| json!({"error": e.to_string()}).to_string());
     let mut message = structure(&text, &machine);
@@ -40,7 +61,7 @@ pub fn notification(report: &Report) -> Notification {
         attributes.push(("role".to_owned(), role.name.clone()));
     }
     Notification {
-        subject: subject(report),
+        subject: subject(report, guards),
         message,
         attributes,
     }
@@ -52,6 +73,7 @@ pub struct BackupContext {
     pub mode: crate::types::Mode,
     pub account: Option<String>,
     pub event: crate::types::EventSummary,
+    pub guards: Guards,
 }
 
 /// The notification published *before* an inline policy is deleted, with its document and the
@@ -86,12 +108,13 @@ pub fn backup_notification(backup: &InlineBackup, context: &BackupContext) -> No
     );
     let _ = writeln!(text, "\nDocument:\n{}\n", backup.document);
     let _ = writeln!(text, "Restore with:\n  {}", backup.restore_command);
-    let raw = format!(
+    let before = format!(
         "eks-node-role-guard: backup before delete: {} on {}",
-        backup.policy_name, backup.role_name
+        backup.policy_name,
+        context.guards.account_prefix(context.account.as_deref())
     );
     Notification {
-        subject: subject_line(&raw),
+        subject: subject_around(&before, &backup.role_name, ""),
         message: structure(&text, &machine),
         attributes: vec![
             ("mode".to_owned(), context.mode.as_str().to_owned()),
@@ -119,8 +142,9 @@ fn structure(text: &str, machine: &str) -> String {
     .to_string()
 }
 
-/// One line, under 100 characters.
-pub fn subject(report: &Report) -> String {
+/// One line, under 100 characters: the outcome and the role with its violations, or a sweep's
+/// totals. A role's name is shortened before the account and the count are.
+pub fn subject(report: &Report, guards: Guards) -> String {
     let what = match report.outcome {
         Outcome::ViolationsFound => "violations found (dry-run)",
         Outcome::Remediated => "remediated",
@@ -129,209 +153,29 @@ pub fn subject(report: &Report) -> String {
         Outcome::SweepCompleted => "sweep completed",
         other => other.as_str(),
     };
-    let raw = match &report.role {
-        Some(role) => format!(
-            "eks-node-role-guard: {what}: {} ({} violation(s))",
-            role.name,
-            report.violations.len()
-        ),
-        None => {
-            let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
-            let failed = report.accounts.iter().filter(|a| a.reason.is_some()).count();
-            let accounts = match (report.accounts.len(), failed) {
-                (0, _) => String::new(),
-                (n, 0) => format!("{n} account(s), "),
-                (n, failed) => format!("{n} account(s) ({failed} NOT SWEPT), "),
-            };
-            format!(
-                "eks-node-role-guard: {what}: {accounts}{} node role(s), {needing} needed action",
-                report.roles.len()
-            )
-        }
+    if let Some(role) = &report.role {
+        let before = format!(
+            "eks-node-role-guard: {what}: {}",
+            guards.account_prefix(report.account.as_deref())
+        );
+        let after = format!(" ({} violation(s))", report.violations.len());
+        return subject_around(&before, &role.name, &after);
+    }
+    let totals = report.sweep_totals();
+    let failed = report.accounts.iter().filter(|a| a.reason.is_some()).count();
+    let accounts = match (report.accounts.len(), failed) {
+        (0, _) => String::new(),
+        (n, 0) => format!("{n} account(s), "),
+        (n, failed) => format!("{n} account(s) ({failed} NOT SWEPT), "),
     };
     // a blind guard says so first, where a subject line is read
-    let raw = if report.blind.is_some() {
-        raw.replacen(
-            "eks-node-role-guard: ",
-            "eks-node-role-guard: BLIND (no CloudTrail events): ",
-            1,
-        )
+    let blind = if report.blind.is_some() {
+        "BLIND (no CloudTrail events): "
     } else {
-        raw
+        ""
     };
-    subject_line(&raw)
-}
-
-fn write_usage(out: &mut String, usage: Option<&Usage>) {
-    if let Some(usage) = usage {
-        let _ = writeln!(out, "      probably for {}: {}", usage.component, usage.evidence);
-    }
-}
-
-/// The readable message for people.
-pub fn text(report: &Report) -> String {
-    let mut out = String::new();
-    if let Some(blind) = &report.blind {
-        let _ = writeln!(out, "THE GUARD IS BLIND: {blind}.\n");
-    }
-    let role = report.role.as_ref();
-    let _ = writeln!(
-        out,
-        "eks-node-role-guard {} in account {} (mode {}).",
-        report.outcome.as_str().replace('_', " "),
-        report.account.as_deref().unwrap_or("unknown"),
-        report.mode
-    );
-    if let Some(reason) = &report.reason {
-        let _ = writeln!(out, "{reason}");
-    }
-    out.push('\n');
-    if !report.accounts.is_empty() {
-        out.push_str("Accounts:\n");
-        for line in &report.accounts {
-            let _ = match &line.reason {
-                None => writeln!(
-                    out,
-                    "  - {}: {} node role(s), {} needed action",
-                    line.account, line.roles, line.needed_action
-                ),
-                Some(reason) => writeln!(out, "  - {}: NOT SWEPT: {reason}", line.account),
-            };
-        }
-        out.push('\n');
-    }
-    if let Some(role) = role {
-        let _ = writeln!(out, "Role:    {}", role.arn.as_deref().unwrap_or(&role.name));
-    }
-    let _ = writeln!(
-        out,
-        "Event:   {} (id {}) by {}",
-        report.event.name,
-        report.event.id.as_deref().unwrap_or("-"),
-        report.event.actor.as_deref().unwrap_or("unknown")
-    );
-    for binding in &report.nodegroups {
-        let _ = match binding {
-            NodeBinding::ManagedNodegroup {
-                region,
-                cluster,
-                nodegroup,
-            } => writeln!(out, "Backs:   managed node group {cluster}/{nodegroup} in {region}"),
-            NodeBinding::AccessEntry {
-                region,
-                cluster,
-                entry_type,
-            } => writeln!(
-                out,
-                "Backs:   {entry_type} access entry of cluster {cluster} in {region}"
-            ),
-        };
-    }
-    if !report.violations.is_empty() {
-        out.push_str("\nViolations:\n");
-        for v in &report.violations {
-            let _ = match v {
-                Violation::ManagedPolicy { policy_arn, reason, .. } => {
-                    writeln!(out, "  - managed policy {policy_arn}: {reason}")
-                }
-                Violation::InlinePolicy { policy_name, .. } => {
-                    writeln!(
-                        out,
-                        "  - inline policy {policy_name}: inline policies are not allowed on node roles"
-                    )
-                }
-            };
-            write_usage(&mut out, v.used_by());
-        }
-    }
-    if !report.actions.is_empty() {
-        out.push_str("\nActions:\n");
-        for a in &report.actions {
-            let verb = match a.action {
-                ActionKind::DetachManagedPolicy => "detach",
-                ActionKind::DeleteInlinePolicy => "delete inline",
-            };
-            let result = match &a.result {
-                ActionResult::Planned => "not done (dry-run)".to_owned(),
-                ActionResult::Done => "done".to_owned(),
-                ActionResult::AlreadyDone => "already done".to_owned(),
-                ActionResult::Failed { error, .. } => format!("FAILED: {error}"),
-                ActionResult::Skipped { reason } => format!("SKIPPED: {reason}"),
-            };
-            let _ = writeln!(
-                out,
-                "  - {verb} {}: {result}",
-                a.policy_arn.as_deref().unwrap_or(&a.policy_name)
-            );
-            if let Some(undo) = &a.undo_command {
-                let _ = writeln!(out, "      undo: {undo}");
-            }
-        }
-    }
-    if !report.kept.is_empty() {
-        out.push_str("\nKept:\n");
-        for k in &report.kept {
-            let _ = writeln!(out, "  - {}: {}", k.policy_name, k.reason);
-            write_usage(&mut out, k.used_by.as_ref());
-        }
-    }
-    if !report.migrations.is_empty() {
-        out.push_str("\nMoving these workloads off the node role (EKS Pod Identity; run in order):\n");
-        for m in &report.migrations {
-            let _ = writeln!(
-                out,
-                "  {} ({}/{}) -> role {}:",
-                m.component,
-                m.namespace,
-                m.service_accounts.join(", "),
-                m.role_name
-            );
-            for command in &m.commands {
-                let _ = writeln!(out, "    {command}");
-            }
-            for note in &m.notes {
-                let _ = writeln!(out, "    note: {note}");
-            }
-        }
-    }
-    if !report.deleted_inline_policies.is_empty() {
-        out.push_str("\nDeleted inline policies (backup; the command restores each exactly):\n");
-        for b in &report.deleted_inline_policies {
-            let _ = writeln!(
-                out,
-                "  {}:\n    {}\n    restore: {}",
-                b.policy_name, b.document, b.restore_command
-            );
-        }
-    }
-    if !report.roles.is_empty() {
-        out.push_str("\nNode roles checked:\n");
-        for r in &report.roles {
-            let name = r.role.as_ref().map(|r| r.name.as_str()).unwrap_or("?");
-            let _ = writeln!(
-                out,
-                "  - {name}: {} ({} violation(s))",
-                r.outcome.as_str(),
-                r.violations.len()
-            );
-        }
-    }
-    if let Some(hub) = &report.security_hub {
-        if let Some(warning) = &hub.warning {
-            let _ = writeln!(out, "Warning: {warning}");
-        } else {
-            let _ = writeln!(
-                out,
-                "\nSecurity Hub: {} finding(s) open, {} archived.",
-                hub.open, hub.archived
-            );
-        }
-        for failed in &hub.failed {
-            let _ = writeln!(out, "Warning: Security Hub refused finding {failed}");
-        }
-    }
-    for w in &report.warnings {
-        let _ = writeln!(out, "Warning: {w}");
-    }
-    out
+    subject_line(&format!(
+        "eks-node-role-guard: {blind}{what}: {accounts}{} node role(s), {} needed action",
+        totals.roles, totals.needed_action
+    ))
 }

@@ -21,6 +21,15 @@ pub fn subject_line(raw: &str) -> String {
     shorten(&clean, SUBJECT_MAX)
 }
 
+/// The subject `before` NAME `after` under the limit: when it is too long, `name` is shortened,
+/// so what stands around it (the account, the count) stays whole.
+pub fn subject_around(before: &str, name: &str, after: &str) -> String {
+    let room = SUBJECT_MAX
+        .saturating_sub(before.chars().count() + after.chars().count())
+        .max(1);
+    subject_line(&format!("{before}{}{after}", shorten(name, room)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +50,20 @@ mod tests {
         assert_eq!(subject.chars().count(), 99);
         assert!(subject.ends_with('…'));
         assert_eq!(subject_line(&"s".repeat(99)), "s".repeat(99));
+    }
+
+    #[test]
+    fn a_long_name_is_shortened_and_what_stands_around_it_is_kept() {
+        let before = "eks-node-role-guard: partially remediated: 444455556666/";
+        let after = " (10 violation(s))";
+        let name = "n".repeat(64);
+        let subject = subject_around(before, &name, after);
+        assert_eq!(subject.chars().count(), 99);
+        assert!(
+            subject.starts_with(before) && subject.ends_with(&format!("…{after}")),
+            "{subject}"
+        );
+        // short enough: nothing is cut
+        assert_eq!(subject_around("a: ", "role", " (1)"), "a: role (1)");
     }
 }

@@ -14,6 +14,7 @@ mod migration;
 mod mode;
 mod notification;
 mod report;
+mod sweep;
 mod trail;
 mod verdict;
 
@@ -29,8 +30,9 @@ pub use migration::Migration;
 pub use mode::Mode;
 pub use notification::Notification;
 pub use report::{
-    AccountLine, ActionKind, ActionRecord, ActionResult, EventSummary, InlineBackup, NotificationStatus, Outcome,
-    Report, RoleRef,
+    ActionKind, ActionRecord, ActionResult, EventSummary, InlineBackup, NotificationStatus, Outcome, Report, RoleRef,
+    SWEEP_EVENT,
 };
+pub use sweep::{AccountLine, ActionTotals, Totals};
 pub use trail::{FieldSelector, IAM_EVENTS_REGION, Selector, TrailState};
 pub use verdict::{Evaluation, Kept, Usage, Violation};

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{
-    ErrorKind, Excepted, Exception, FindingsStatus, IndexSource, Kept, Migration, Mode, NodeBinding, Violation,
+    AccountLine, ErrorKind, Excepted, Exception, FindingsStatus, IndexSource, Kept, Migration, Mode, NodeBinding,
+    Totals, Violation,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -117,12 +118,24 @@ pub struct InlineBackup {
     pub restore_command: String,
 }
 
+/// The `name` the scheduled sweep's event is given (it has no CloudTrail event name).
+pub const SWEEP_EVENT: &str = "Sweep";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventSummary {
     pub id: Option<String>,
     pub name: String,
     pub region: Option<String>,
+    /// The caller's ARN; `None` when the event names none (the scheduled sweep never does).
     pub actor: Option<String>,
+}
+
+impl EventSummary {
+    /// Whether this is the scheduled sweep's event: a CloudTrail event is named after its API
+    /// call, and one named otherwise is never acted on.
+    pub fn is_sweep(&self) -> bool {
+        self.name == SWEEP_EVENT
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -184,46 +197,15 @@ pub struct Report {
     /// Security Hub findings imported by this invocation (`SECURITY_HUB=on`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<FindingsStatus>,
+    /// Sweep only: the counts over `roles`, summed once; the summary's subject and text show these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<Totals>,
     /// Organization-mode sweep only: one line per guarded account.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountLine>,
     /// Sweep only: one report per node role checked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Report>,
-}
-
-/// One guarded account in an organization-mode sweep.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccountLine {
-    pub account: String,
-    /// Node roles checked in the account.
-    pub roles: usize,
-    /// Of which needed action (or could not be checked).
-    pub needed_action: usize,
-    /// Why the account could not be swept (its role is missing or denies AssumeRole, discovery
-    /// failed, ...); `None` when it was.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl AccountLine {
-    pub fn checked(account: &str, roles: &[Report]) -> Self {
-        AccountLine {
-            account: account.to_owned(),
-            roles: roles.len(),
-            needed_action: roles.iter().filter(|r| r.outcome.notifies()).count(),
-            reason: None,
-        }
-    }
-
-    pub fn failed(account: &str, reason: String) -> Self {
-        AccountLine {
-            account: account.to_owned(),
-            roles: 0,
-            needed_action: 0,
-            reason: Some(reason),
-        }
-    }
 }
 
 impl Report {
@@ -253,6 +235,7 @@ impl Report {
             notification: None,
             blind: None,
             security_hub: None,
+            totals: None,
             accounts: Vec::new(),
             roles: Vec::new(),
         }
@@ -262,44 +245,6 @@ impl Report {
         self.outcome = outcome;
         self.reason = reason.into();
         self
-    }
-
-    /// The sweep's one-line summary: what was checked, what needed action, what is left for the retry.
-    pub fn sweep_summary(&self) -> String {
-        let report = self;
-        let needing = report.roles.iter().filter(|r| r.outcome.notifies()).count();
-        let mut summary = format!("{} node role(s) checked, {needing} needed action", report.roles.len());
-        if !report.accounts.is_empty() {
-            let failed: Vec<&str> = report
-                .accounts
-                .iter()
-                .filter(|a| a.reason.is_some())
-                .map(|a| a.account.as_str())
-                .collect();
-            summary = format!("{} account(s) swept, {summary}", report.accounts.len() - failed.len());
-            if !failed.is_empty() {
-                summary.push_str(&format!("; account(s) not swept: {}", failed.join(", ")));
-            }
-        }
-        let unfinished: Vec<String> = report
-            .roles
-            .iter()
-            .filter(|r| r.outcome == Outcome::Failed)
-            .filter_map(|r| {
-                let name = &r.role.as_ref()?.name;
-                Some(match (&r.account, report.accounts.is_empty()) {
-                    (Some(account), false) => format!("{account}/{name}"),
-                    _ => name.clone(),
-                })
-            })
-            .collect();
-        if !unfinished.is_empty() {
-            summary.push_str(&format!(
-                "; not finished, retried with this invocation: {}",
-                unfinished.join(", ")
-            ));
-        }
-        summary
     }
 
     /// Total AWS calls.

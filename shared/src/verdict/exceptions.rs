@@ -222,7 +222,7 @@ mod tests {
         apply(&mut next_day, &exceptions, "eks-node-app", ROLE_ARN, day("2027-01-31"));
         assert_eq!(names(&next_day), ["debug", "AdministratorAccess"]);
         assert_eq!(next_day.excepted.len(), 1);
-        assert_eq!(next_day.expired, [gone.clone()]);
+        assert_eq!(next_day.expired, std::slice::from_ref(&gone));
 
         let mut later = start();
         apply(&mut later, &exceptions, "eks-node-app", ROLE_ARN, day("2027-03-01"));

@@ -400,7 +400,7 @@ where
         if let Some(blind) = &report.blind {
             error!(reason = %blind, "the guard is blind: no CloudTrail trail feeds its rules");
         }
-        report.reason = Some(report.sweep_summary());
+        report.summarize_sweep();
         let publish = self.notify(&mut report).await;
         match transient.or(publish) {
             Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),

@@ -26,6 +26,7 @@ where
                 mode: self.config.mode,
                 account: report.account.clone(),
                 event: report.event.clone(),
+                guards: self.guards(),
             },
         };
         let remediation =
@@ -33,6 +34,14 @@ where
         report.outcome = remediation.outcome(self.config.mode);
         report.actions = remediation.actions;
         report.deleted_inline_policies = remediation.backups;
+    }
+
+    /// Whose accounts this deployment guards: organization mode names each account in subjects.
+    pub(super) fn guards(&self) -> notify::Guards {
+        match self.members {
+            Some(_) => notify::Guards::Organization,
+            None => notify::Guards::OwnAccount,
+        }
     }
 
     pub(super) fn findings_scope(&self, acct: &Guarded<P>) -> findings::Scope {
@@ -49,7 +58,7 @@ where
         if !report.outcome.notifies() && report.outcome != Outcome::SweepCompleted {
             return None;
         }
-        let notification = notify::notification(report);
+        let notification = notify::notification(report, self.guards());
         match self.notifier.publish(&notification).await {
             Ok(message_id) => {
                 report.notification = Some(NotificationStatus {

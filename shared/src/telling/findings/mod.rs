@@ -313,6 +313,62 @@ mod tests {
     }
 
     #[test]
+    fn an_excepted_violation_stays_an_open_finding_that_says_until_when() {
+        use crate::types::{EventSummary, Excepted, OpenFinding, RoleRef};
+        let event = EventSummary {
+            id: None,
+            name: "ScheduledSweep".into(),
+            region: None,
+            actor: None,
+        };
+        let mut report = Report::new(crate::types::Mode::Enforce, Some("1".into()), event);
+        report.role = Some(RoleRef {
+            name: "node".into(),
+            arn: Some("arn:aws:iam::1:role/node".into()),
+        });
+        let ssm = managed("AmazonSSMManagedInstanceCore");
+        report.excepted = vec![Excepted {
+            violation: ssm.clone(),
+            until: "2027-01-31".parse().expect("a date"),
+            reason: "bastion access".into(),
+        }];
+        let scope = Scope::new("1", "us-east-1", "aws", SystemTime::UNIX_EPOCH);
+        // it was open before the exception: the exception must not close it
+        let earlier = OpenFinding {
+            id: finding_id("1", "node", &ssm),
+            role_arn: "arn:aws:iam::1:role/node".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            title: "t".into(),
+            description: "d".into(),
+            severity: "MEDIUM".into(),
+            product_fields: BTreeMap::new(),
+        };
+        let findings = for_role(&report, &scope, &[earlier]);
+        assert_eq!(findings.len(), 1, "one finding, not a second one that closes it");
+        let finding = &findings[0];
+        assert!(finding.open);
+        assert_eq!(finding.created_at, "2026-01-01T00:00:00Z");
+        assert!(
+            finding.title.ends_with("(excepted until 2027-01-31)"),
+            "{}",
+            finding.title
+        );
+        assert!(
+            finding
+                .description
+                .contains("Kept by EXCEPTIONS: excepted until 2027-01-31: bastion access.")
+        );
+        assert_eq!(
+            finding.product_fields["eks-node-role-guard/ExceptedUntil"],
+            "2027-01-31"
+        );
+        assert_eq!(
+            finding.product_fields["eks-node-role-guard/ExceptionReason"],
+            "bastion access"
+        );
+    }
+
+    #[test]
     fn product_arn_is_the_accounts_default_product() {
         let scope = Scope::new("123456789012", "eu-west-1", "aws", SystemTime::UNIX_EPOCH);
         assert_eq!(

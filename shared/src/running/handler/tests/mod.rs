@@ -10,6 +10,7 @@ use super::*;
 
 mod addons;
 mod discovery;
+mod documented;
 mod faults;
 mod organization;
 mod sweep;

@@ -72,6 +72,78 @@ async fn an_event_from_a_member_is_handled_in_that_member_only() {
         .expect("notified");
     assert!(note.attributes.contains(&("account".to_owned(), MEMBER_A.to_owned())));
     assert!(note.message.contains(&format!("in account {MEMBER_A}")));
+    // the subject tells A's role from the same role in B, without opening the message
+    assert_eq!(
+        note.subject,
+        format!("eks-node-role-guard: remediated: {MEMBER_A}/node (1 violation(s))")
+    );
+}
+
+#[test]
+fn an_organization_subject_keeps_the_account_and_the_count_when_the_role_name_is_long() {
+    use crate::telling::notify::{self, Guards};
+    use crate::types::{InlineBackup, Mode, RoleRef, Violation};
+    let name = format!("eks-node-{}", "x".repeat(55));
+    let mut report = Report::new(
+        Mode::Enforce,
+        Some(MEMBER_A.to_owned()),
+        EventSummary {
+            id: None,
+            name: "AttachRolePolicy".into(),
+            region: None,
+            actor: None,
+        },
+    )
+    .finish(Outcome::PartiallyRemediated, None);
+    report.role = Some(RoleRef {
+        name: name.clone(),
+        arn: None,
+    });
+    report.violations = vec![
+        Violation::InlinePolicy {
+            policy_name: "p".into(),
+            document: None,
+            used_by: None,
+        };
+        10
+    ];
+    let subject = notify::subject(&report, Guards::Organization);
+    assert!(subject.chars().count() < 100, "{subject}");
+    assert!(
+        subject.starts_with(&format!(
+            "eks-node-role-guard: partially remediated: {MEMBER_A}/eks-node-x"
+        )),
+        "{subject}"
+    );
+    assert!(subject.ends_with("… (10 violation(s))"), "{subject}");
+    // a deployment guarding its own account only keeps naming the role alone
+    let own = notify::subject(&report, Guards::OwnAccount);
+    assert!(
+        own.starts_with("eks-node-role-guard: partially remediated: eks-node-x") && !own.contains(MEMBER_A),
+        "{own}"
+    );
+    assert!(own.ends_with("… (10 violation(s))"), "{own}");
+
+    let backup = InlineBackup {
+        role_name: "node".into(),
+        policy_name: "debug".into(),
+        document: "{}".into(),
+        restore_command: "aws iam put-role-policy ...".into(),
+    };
+    let context = |guards| notify::BackupContext {
+        mode: Mode::Enforce,
+        account: Some(MEMBER_A.to_owned()),
+        event: report.event.clone(),
+        guards,
+    };
+    assert_eq!(
+        notify::backup_notification(&backup, &context(Guards::Organization)).subject,
+        format!("eks-node-role-guard: backup before delete: debug on {MEMBER_A}/node")
+    );
+    assert_eq!(
+        notify::backup_notification(&backup, &context(Guards::OwnAccount)).subject,
+        "eks-node-role-guard: backup before delete: debug on node"
+    );
 }
 
 #[tokio::test]
@@ -202,10 +274,23 @@ async fn a_sweep_covers_every_account_and_reports_the_ones_it_cannot_enter() {
         .filter_map(|a| a["account"].as_str())
         .collect();
     assert_eq!(failed, vec![MEMBER_B, MEMBER_C]);
-    // one notification per role that needed action, each naming its account
-    let role_notes: Vec<&Notification> = published
+    // one notification per role that needed action, each naming its account in the subject, and
+    // the summary's list of roles names them the same way
+    let mut role_subjects: Vec<&str> = published
         .iter()
         .filter(|n| n.subject.contains(": remediated:"))
+        .map(|n| n.subject.as_str())
         .collect();
-    assert_eq!(role_notes.len(), 2);
+    role_subjects.sort();
+    assert_eq!(
+        role_subjects,
+        [
+            format!("eks-node-role-guard: remediated: {MEMBER_A}/node (1 violation(s))"),
+            "eks-node-role-guard: remediated: 123456789012/node (1 violation(s))".to_owned(),
+        ]
+    );
+    for account in [MEMBER_A, "123456789012"] {
+        let line = format!("  - [CRITICAL] {account}/node: remediated (1 violation(s))");
+        assert!(text.contains(&format!("\n{line}\n")), "{line} in {text}");
+    }
 }
