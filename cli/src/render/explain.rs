@@ -111,8 +111,8 @@ mod tests {
         );
         assert!(lines.contains(&"  -        keep   AmazonEKSWorkerNodePolicy: allowlisted"));
         assert!(lines.contains(
-            &"exception expired: AdministratorAccess, excepted until 2026-12-01 (load test of the batch importer), \
-              is a violation again"
+            &"exception expired: AdministratorAccess was excepted until 2026-12-01 (load test of the batch importer); \
+              it is a violation again"
         ));
         assert!(lines.contains(&"Moving these workloads off the node role (EKS Pod Identity; run in order):"));
         assert!(!text.contains("could not finish"));

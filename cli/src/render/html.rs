@@ -147,7 +147,9 @@ mod tests {
             )
         );
         assert!(
-            page.contains(r#"<div class="expired">exception expired: AdministratorAccess, excepted until 2026-12-01"#)
+            page.contains(
+                r#"<div class="expired">exception expired: AdministratorAccess was excepted until 2026-12-01"#
+            )
         );
     }
 

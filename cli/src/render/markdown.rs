@@ -145,8 +145,8 @@ mod tests {
             "| CRITICAL | AdministratorAccess | **remove** | AWS-managed policy not in the allowlist |",
             "| HIGH | AmazonS3FullAccess | excepted | excepted until 2027-03-31: moving the log shipper to Pod \
              Identity |",
-            "**exception expired: AdministratorAccess, excepted until 2026-12-01 (load test of the batch \
-             importer), is a violation again**",
+            "**exception expired: AdministratorAccess was excepted until 2026-12-01 (load test of the batch \
+             importer); it is a violation again**",
             "exempt by EXEMPT_ROLES (eks-node-staging)",
         ] {
             assert!(lines.contains(&line), "{line}\n{text}");

@@ -202,7 +202,7 @@ mod tests {
         ));
         let after_table = text.split("┘\n").nth(1).expect("below prod's table");
         let lines: Vec<&str> = after_table.lines().collect();
-        assert!(lines[0].starts_with("  exception expired: AdministratorAccess, excepted until 2026-12-01"));
+        assert!(lines[0].starts_with("  exception expired: AdministratorAccess was excepted until 2026-12-01"));
         assert_eq!(
             lines[1],
             "  Moving these workloads off the node role (EKS Pod Identity; run in order):"

@@ -225,11 +225,11 @@ fn label(v: &Violation) -> String {
     }
 }
 
-/// `exception expired: AdministratorAccess, excepted until 2026-12-01 (load test), is a violation
-/// again`.
+/// `exception expired: AdministratorAccess was excepted until 2026-12-01 (load test); it is a
+/// violation again`, as notifications say it.
 fn expired_line(e: &Exception) -> String {
     format!(
-        "exception expired: {}, excepted until {} ({}), is a violation again",
+        "exception expired: {} was excepted until {} ({}); it is a violation again",
         short_policy(&e.policy),
         e.until,
         e.reason
@@ -346,8 +346,8 @@ mod tests {
         assert_eq!(
             v.expired,
             [
-                "exception expired: AdministratorAccess, excepted until 2026-12-01 (load test of the batch \
-              importer), is a violation again"
+                "exception expired: AdministratorAccess was excepted until 2026-12-01 (load test of the batch \
+              importer); it is a violation again"
             ]
         );
         assert_eq!(v.migrations.len(), 1, "the Cluster Autoscaler's move");
