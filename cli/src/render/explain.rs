@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use noderole::running::audit::Explanation;
 use noderole::types::Outcome;
 
-use super::migration_text;
 use super::view::view;
+use noderole::types::Migration;
 
 /// `explain`: the trust policy as read, what references the role, the verdict per policy.
 pub fn explanation(e: &Explanation) -> String {
@@ -56,7 +56,7 @@ pub fn explanation(e: &Explanation) -> String {
     for line in &v.expired {
         let _ = writeln!(out, "{line}");
     }
-    out.push_str(&migration_text(&v.migrations, ""));
+    out.push_str(&Migration::text(&v.migrations, ""));
     if report.outcome == Outcome::Failed {
         let _ = writeln!(out, "The check could not finish: {}", v.reason);
     }

@@ -9,7 +9,7 @@ use askama::Template;
 use noderole::Report;
 
 use super::view::RoleView;
-use super::{Counts, MIGRATIONS, RunInfo, counts, migration_title, summary_line, views};
+use super::{Counts, MIGRATIONS, RunInfo, counts, summary_line, views};
 
 #[derive(Template)]
 #[template(path = "report.html")]
@@ -34,7 +34,7 @@ impl Page<'_> {
     }
 
     fn title(&self, m: &noderole::types::Migration) -> String {
-        migration_title(m)
+        m.title()
     }
 }
 

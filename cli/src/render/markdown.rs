@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use noderole::Report;
 
 use super::view::RoleView;
-use super::{MIGRATIONS, RunInfo, migration_title, summary_line, views};
+use super::{MIGRATIONS, RunInfo, summary_line, views};
 
 /// Markdown: the summary and the run, then a section per role.
 pub fn markdown(report: &Report, run: &RunInfo) -> String {
@@ -74,7 +74,7 @@ fn role(out: &mut String, v: &RoleView) {
     if !v.migrations.is_empty() {
         let _ = writeln!(out, "\n### {MIGRATIONS}");
         for m in &v.migrations {
-            let _ = writeln!(out, "\n{}:\n\n```sh", md_text(&migration_title(m)));
+            let _ = writeln!(out, "\n{}:\n\n```sh", md_text(&m.title()));
             for command in &m.commands {
                 let _ = writeln!(out, "{command}");
             }

@@ -17,10 +17,10 @@ mod snapshot_tests;
 mod table;
 mod view;
 
-use std::fmt::Write as _;
-
 use noderole::Report;
-use noderole::types::{Migration, Outcome};
+#[cfg(test)]
+use noderole::types::Migration;
+use noderole::types::Outcome;
 
 pub use asff::asff;
 pub use explain::explanation;
@@ -38,7 +38,7 @@ pub struct FindingsScope {
 }
 
 /// The heading of the migration commands, as notifications print it.
-const MIGRATIONS: &str = "Moving these workloads off the node role (EKS Pod Identity; run in order)";
+use noderole::types::MIGRATIONS_HEADING as MIGRATIONS;
 
 /// Counts for the summary line and the HTML header.
 struct Counts {
@@ -95,38 +95,6 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `Cluster Autoscaler (kube-system/cluster-autoscaler) -> role cluster-autoscaler-eks-node-prod`.
-fn migration_title(m: &Migration) -> String {
-    format!(
-        "{} ({}/{}) -> role {}",
-        m.component,
-        m.namespace,
-        m.service_accounts.join(", "),
-        m.role_name
-    )
-}
-
-/// The migrations as plain text, indented by `indent`: the heading, then per workload its
-/// commands in order, one a line so a block pastes into a shell, and its notes (the terminal
-/// table and `explain`).
-fn migration_text(migrations: &[Migration], indent: &str) -> String {
-    let mut out = String::new();
-    if migrations.is_empty() {
-        return out;
-    }
-    let _ = writeln!(out, "{indent}{MIGRATIONS}:");
-    for m in migrations {
-        let _ = writeln!(out, "{indent}  {}:", migration_title(m));
-        for command in &m.commands {
-            let _ = writeln!(out, "{indent}    {command}");
-        }
-        for note in &m.notes {
-            let _ = writeln!(out, "{indent}    note: {note}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::fixture;
@@ -163,7 +131,7 @@ mod tests {
 
     #[test]
     fn migrations_read_as_the_notifications_print_them() {
-        let text = migration_text(&fixture::prod().migrations, "");
+        let text = Migration::text(&fixture::prod().migrations, "");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], format!("{MIGRATIONS}:"));
         assert_eq!(
@@ -172,6 +140,6 @@ mod tests {
         );
         assert!(lines[2].starts_with("    aws iam create-role --role-name 'cluster-autoscaler-eks-node-prod'"));
         assert!(lines.iter().any(|l| l.starts_with("    note: ")), "{text}");
-        assert_eq!(migration_text(&[], "  "), "");
+        assert_eq!(Migration::text(&[], "  "), "");
     }
 }

@@ -9,7 +9,8 @@ use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, 
 use noderole::Report;
 
 use super::view::{Item, RoleView, Verdict};
-use super::{migration_text, summary_line, views};
+use super::{summary_line, views};
+use noderole::types::Migration;
 
 /// The terminal table, colour only when `colour`, fitted to `width` columns when given
 /// (otherwise to the terminal, or unbounded when there is none).
@@ -61,7 +62,7 @@ fn role_block(out: &mut String, v: &RoleView, colour: bool, width: Option<u16>) 
     for line in &v.expired {
         let _ = writeln!(out, "  {line}");
     }
-    out.push_str(&migration_text(&v.migrations, "  "));
+    out.push_str(&Migration::text(&v.migrations, "  "));
 }
 
 fn policies(items: &[Item], colour: bool, width: Option<u16>) -> Table {

@@ -5,7 +5,7 @@
 use std::cmp::Reverse;
 use std::fmt::Write as _;
 
-use crate::types::{ActionKind, ActionResult, EventSummary, NodeBinding, Report, Usage, Violation};
+use crate::types::{ActionKind, ActionResult, EventSummary, Migration, NodeBinding, Report, Usage, Violation};
 use crate::verdict::severity::{Severity, severity};
 
 /// The readable message for people.
@@ -212,25 +212,9 @@ fn write_actions(out: &mut String, report: &Report) {
 }
 
 fn write_migrations(out: &mut String, report: &Report) {
-    if report.migrations.is_empty() {
-        return;
-    }
-    out.push_str("\nMoving these workloads off the node role (EKS Pod Identity; run in order):\n");
-    for m in &report.migrations {
-        let _ = writeln!(
-            out,
-            "  {} ({}/{}) -> role {}:",
-            m.component,
-            m.namespace,
-            m.service_accounts.join(", "),
-            m.role_name
-        );
-        for command in &m.commands {
-            let _ = writeln!(out, "    {command}");
-        }
-        for note in &m.notes {
-            let _ = writeln!(out, "    note: {note}");
-        }
+    if !report.migrations.is_empty() {
+        out.push('\n');
+        out.push_str(&Migration::text(&report.migrations, ""));
     }
 }
 

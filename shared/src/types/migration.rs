@@ -17,3 +17,40 @@ pub struct Migration {
     /// What the commands cannot do for you.
     pub notes: Vec<String>,
 }
+
+/// The heading every format puts above the migration commands.
+pub const MIGRATIONS_HEADING: &str = "Moving these workloads off the node role (EKS Pod Identity; run in order)";
+
+impl Migration {
+    /// `Cluster Autoscaler (kube-system/cluster-autoscaler) -> role cluster-autoscaler-eks-node-prod`.
+    pub fn title(&self) -> String {
+        format!(
+            "{} ({}/{}) -> role {}",
+            self.component,
+            self.namespace,
+            self.service_accounts.join(", "),
+            self.role_name
+        )
+    }
+
+    /// The migrations as plain text, each line indented by `indent`: the heading, then per
+    /// workload its commands in order, one a line so a block pastes into a shell, and its notes.
+    /// Empty when there are none.
+    pub fn text(migrations: &[Migration], indent: &str) -> String {
+        let mut out = String::new();
+        if migrations.is_empty() {
+            return out;
+        }
+        out.push_str(&format!("{indent}{MIGRATIONS_HEADING}:\n"));
+        for m in migrations {
+            out.push_str(&format!("{indent}  {}:\n", m.title()));
+            for command in &m.commands {
+                out.push_str(&format!("{indent}    {command}\n"));
+            }
+            for note in &m.notes {
+                out.push_str(&format!("{indent}    note: {note}\n"));
+            }
+        }
+        out
+    }
+}

@@ -26,7 +26,7 @@ pub use exception::{Excepted, Exception};
 pub use finding::{Finding, FindingsStatus, GENERATOR_ID, ImportOutcome, OpenFinding, PRODUCT_NAME};
 pub use iam::{AttachedPolicy, Change, InlinePolicy, Role, RoleState, decode_document};
 pub use identity::Identity;
-pub use migration::Migration;
+pub use migration::{MIGRATIONS_HEADING, Migration};
 pub use mode::Mode;
 pub use notification::Notification;
 pub use report::{
