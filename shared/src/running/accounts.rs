@@ -83,21 +83,43 @@ pub enum EnterError {
     /// Not among the guarded accounts: nothing to do there.
     #[error("account {account} is not among the accounts this deployment guards (ACCOUNTS={set})")]
     NotGuarded { account: String, set: String },
-    /// The account list or the member's credentials could not be had.
+    /// The member's credentials could not be had.
     #[error("{context}: {source}")]
     Aws {
         context: String,
         #[source]
         source: AwsError,
     },
+    /// Organizations could not be asked for the account list.
+    #[error("the organization's account list could not be read: {source}; {ORGANIZATION_HINT}")]
+    Unlisted {
+        #[source]
+        source: AwsError,
+    },
+    /// Organizations listed no active account: nothing was guarded, which is never "clean".
+    #[error(
+        "the organization's account list is empty: organizations:ListAccounts returned no ACTIVE account; {ORGANIZATION_HINT}"
+    )]
+    EmptyOrganization,
 }
 
+/// Where `ListAccounts` answers with the whole organization.
+const ORGANIZATION_HINT: &str =
+    "run from the organization's management account or a delegated administrator for AWS Organizations";
+
 impl EnterError {
-    /// An account outside the guarded set is ignored; one that cannot be entered failed.
+    /// An account outside the guarded set is ignored; one that cannot be entered failed, and so
+    /// did every account when the organization's list is unreadable or empty.
     pub fn stop(self) -> Stop {
         match self {
             EnterError::NotGuarded { .. } => Stop::Outcome(Outcome::Ignored, self.to_string()),
             EnterError::Aws { context, source } => Stop::from_aws(&context, source),
+            EnterError::Unlisted { source } if source.is_transient() => {
+                Stop::Transient("listing the organization's accounts".to_owned(), source)
+            }
+            EnterError::Unlisted { .. } | EnterError::EmptyOrganization => {
+                Stop::Outcome(Outcome::Failed, self.to_string())
+            }
         }
     }
 }
@@ -158,19 +180,21 @@ impl<P: Ports> Accounts<P> {
         self.list().await
     }
 
-    /// Asks Organizations for the active accounts and caches the answer.
+    /// Asks Organizations for the active accounts and caches the answer. The one place the
+    /// sweep, the audit and the event path learn the organization: an empty list is an error
+    /// here (and is not cached), so none of them reads it as "nothing to guard".
     async fn list(&self) -> Result<Arc<BTreeSet<String>>, EnterError> {
         let ids: Arc<BTreeSet<String>> = Arc::new(
             self.members
                 .organization_accounts()
                 .await
-                .map_err(|source| EnterError::Aws {
-                    context: "listing the organization's accounts".to_owned(),
-                    source,
-                })?
+                .map_err(|source| EnterError::Unlisted { source })?
                 .into_iter()
                 .collect(),
         );
+        if ids.is_empty() {
+            return Err(EnterError::EmptyOrganization);
+        }
         if let Ok(mut listed) = self.listed.lock() {
             *listed = Some((Instant::now(), Arc::clone(&ids)));
         }
@@ -272,11 +296,16 @@ mod tests {
         lists: AtomicU32,
         lifetime: Duration,
         denied: &'static str,
+        /// What `ListAccounts` answers instead of the organization, when set.
+        listing: Option<AwsResult<Vec<String>>>,
     }
 
     impl Members<CountingSet> for Counting {
         async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
             let earlier = self.lists.fetch_add(1, Ordering::SeqCst);
+            if let Some(listing) = &self.listing {
+                return listing.clone();
+            }
             let mut ids = vec!["111111111111".to_owned(), "222222222222".to_owned()];
             if earlier > 0 {
                 // joined the organization after the first listing
@@ -311,6 +340,7 @@ mod tests {
             lists: AtomicU32::new(0),
             lifetime,
             denied: "333333333333",
+            listing: None,
         };
         let central = Central {
             member_role: "sec/member".to_owned(),
@@ -387,5 +417,78 @@ mod tests {
             0,
             "a list needs no Organizations call"
         );
+    }
+
+    fn listing(listing: AwsResult<Vec<String>>) -> Accounts<CountingSet> {
+        let mut a = accounts(Duration::from_secs(3600), AccountSet::Organization);
+        a.members.listing = Some(listing);
+        a
+    }
+
+    fn organizations_error(kind: ErrorKind, code: &str) -> AwsError {
+        AwsError {
+            operation: "organizations:ListAccounts",
+            kind,
+            code: Some(code.to_owned()),
+            message: "Your account is not a member of an organization.".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_organization_is_an_error_never_nothing_to_guard() {
+        // Given an organization whose ListAccounts lists no active account
+        let empty = listing(Ok(Vec::new()));
+
+        // When the sweep or the audit asks for the guarded accounts, twice
+        let err = empty.guarded().await.expect_err("empty is an error");
+        empty.guarded().await.expect_err("still an error");
+
+        // Then it is the empty list, with the hint, asked again each time (never cached)
+        assert!(matches!(err, EnterError::EmptyOrganization), "{err:?}");
+        let text = err.to_string();
+        assert!(text.starts_with("the organization's account list is empty: "), "{text}");
+        assert!(
+            text.contains("management account or a delegated administrator"),
+            "{text}"
+        );
+        assert_eq!(empty.members.lists.load(Ordering::SeqCst), 2);
+        // and the run it stops has failed, which the function notifies
+        assert!(matches!(err.stop(), Stop::Outcome(Outcome::Failed, ref reason) if reason == &text));
+        // and an event from any account fails the same way instead of being ignored
+        let event = empty.check_guarded("111111111111").await.expect_err("not ignored");
+        assert!(matches!(event, EnterError::EmptyOrganization), "{event:?}");
+
+        // an explicit ACCOUNTS list needs no Organizations answer
+        let listed = accounts(
+            Duration::from_secs(3600),
+            AccountSet::Listed(["222222222222".to_owned()].into()),
+        );
+        assert_eq!(listed.guarded().await.expect("listed").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_organization_fails_with_the_hint_or_is_retried() {
+        // Given a caller Organizations refuses (not the management account)
+        let denied = listing(Err(organizations_error(
+            ErrorKind::Rejected,
+            "AWSOrganizationsNotInUseException",
+        )));
+        let err = denied.guarded().await.expect_err("unreadable");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("the organization's account list could not be read: organizations:ListAccounts"),
+            "{text}"
+        );
+        assert!(text.contains("not a member of an organization"), "{text}");
+        assert!(text.contains("delegated administrator"), "{text}");
+        assert!(matches!(err.stop(), Stop::Outcome(Outcome::Failed, _)));
+
+        // Given throttling: a retry could fix it
+        let throttled = listing(Err(organizations_error(
+            ErrorKind::Transient,
+            "TooManyRequestsException",
+        )));
+        let stop = throttled.guarded().await.expect_err("throttled").stop();
+        assert!(matches!(stop, Stop::Transient(..)), "a retry could fix it");
     }
 }
