@@ -12,7 +12,7 @@ use noderole::running::accounts::{Accounts, Guarded};
 use noderole::running::audit::Audited;
 
 use crate::args::Scope;
-use crate::{regions, render};
+use crate::{credentials, regions, render};
 
 /// The audit over the SDK: IAM that can only read, EKS, and member accounts entered read-only.
 pub type Audit = Audited<ReadOnly>;
@@ -30,6 +30,7 @@ pub struct Connected {
 
 /// Credentials, identity, configuration and the audited accounts.
 pub async fn connect(scope: &Scope) -> Result<Connected> {
+    let named = credentials::check_profile(scope.profile.as_deref()).await?;
     let mut loader = noderole::aws::sdk_config_loader();
     if let Some(profile) = &scope.profile {
         loader = loader.profile_name(profile);
@@ -51,11 +52,10 @@ pub async fn connect(scope: &Scope) -> Result<Connected> {
         (None, Some(first)) => sdk.to_builder().region(Region::new(first.clone())).build(),
         _ => sdk,
     };
-    let identity = noderole::aws::caller_identity(&sdk).await.map_err(|e| {
-        anyhow!(
-            "no usable AWS credentials ({e}); sign in (aws sso login, aws configure) or pick a profile with --profile"
-        )
-    })?;
+    let sdk = credentials::resolve(sdk, &named).await?;
+    let identity = noderole::aws::caller_identity(&sdk)
+        .await
+        .map_err(|e| anyhow!(credentials::identity_failed(&e, &named)))?;
 
     // No role is exempt as "the caller's own": run from a node with its instance profile, the
     // caller is the very node role the audit must judge. The function's exemption of its own

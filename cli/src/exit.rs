@@ -35,8 +35,14 @@ impl From<Exit> for ExitCode {
 
 /// An error the command could not get past: one sentence on stderr, exit 2.
 pub fn fail(e: anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
+    eprintln!("{}", error_line(&e));
     Exit::Incomplete.into()
+}
+
+/// `error: ` and the error with its context, on one line whatever the messages hold.
+fn error_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    format!("error: {}", text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// The audit's code: incomplete before violations, violations only when asked for.
@@ -172,6 +178,15 @@ mod tests {
                 "error: account 444455556666 not audited: no such role",
                 "error: node role unread in account 111122223333 not checked: iam:ListRolePolicies denied",
             ]
+        );
+    }
+
+    #[test]
+    fn an_error_is_one_line() {
+        let e = anyhow::anyhow!("no credentials in chain. Attempted:\n  Environment: not set").context("connecting");
+        assert_eq!(
+            error_line(&e),
+            "error: connecting: no credentials in chain. Attempted: Environment: not set"
         );
     }
 

@@ -2,13 +2,14 @@
 //! A thin edge over `noderole` like the function: arguments and output formats here, every
 //! verdict from the same core, over IAM clients that cannot write.
 //!
-//! `args` (the command line) -> `connect` (SDK, identity, configuration, read-only adapters)
+//! `args` (the command line) -> `connect` (SDK, `credentials`, identity, configuration, read-only adapters)
 //! -> the core's audit or explain, with `progress` -> `render` (one printer per format) ->
 //! `output` (stdout or a file replaced whole) -> `exit` (the exit-code policy).
 
 mod args;
 mod commands;
 mod connect;
+mod credentials;
 mod exit;
 mod output;
 mod progress;

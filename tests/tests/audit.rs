@@ -245,7 +245,7 @@ async fn explain_says_why_and_errors_are_clear() {
     assert!(typo.stderr.contains("unknown region \"us-eest-1\""), "{typo:?}");
     let nobody = run_cli_env(&["audit", "--regions", REGION], &[("AWS_ENDPOINT_URL", &endpoint)]).expect("ran");
     assert_eq!(nobody.code, 2);
-    assert!(nobody.stderr.contains("no usable AWS credentials"), "{nobody:?}");
+    assert!(nobody.stderr.contains("no AWS credentials found"), "{nobody:?}");
 }
 
 #[tokio::test]

@@ -225,7 +225,8 @@ async fn the_audit_shows_the_exception_and_the_severity_in_every_format_and_json
     let role = node_role_with_three_violations(&account).await;
     let file = TempFile::new(
         "exceptions.json",
-        &json!([{"role": role, "policy": "cluster-autoscaler", "until": "2099-12-31", "reason": "SEC-142"}]).to_string(),
+        &json!([{"role": role, "policy": "cluster-autoscaler", "until": "2099-12-31", "reason": "SEC-142"}])
+            .to_string(),
     )
     .expect("exceptions file");
     let path = file.path.to_str().expect("utf-8 path");
@@ -240,8 +241,15 @@ async fn the_audit_shows_the_exception_and_the_severity_in_every_format_and_json
     for format in ["table", "markdown", "html"] {
         let run = audit(format);
         assert_eq!(run.code, 0, "{format}: {run:?}");
-        assert!(run.stdout.contains("excepted until 2099-12-31: SEC-142"), "{format}: {}", run.stdout);
-        assert!(run.stdout.contains("CRITICAL"), "{format}: the severity of AdministratorAccess");
+        assert!(
+            run.stdout.contains("excepted until 2099-12-31: SEC-142"),
+            "{format}: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("CRITICAL"),
+            "{format}: the severity of AdministratorAccess"
+        );
     }
 
     let run = audit("json");
@@ -256,8 +264,14 @@ async fn the_audit_shows_the_exception_and_the_severity_in_every_format_and_json
     assert_eq!(ran["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(ran["regions"], json!([REGION]));
     assert_eq!(ran["accounts"], json!([ACCOUNT]));
-    assert!(ran["caller"].as_str().is_some_and(|arn| arn.starts_with("arn:aws:")), "{ran}");
-    assert!(ran["generated_at"].as_str().is_some_and(|at| at.ends_with('Z')), "{ran}");
+    assert!(
+        ran["caller"].as_str().is_some_and(|arn| arn.starts_with("arn:aws:")),
+        "{ran}"
+    );
+    assert!(
+        ran["generated_at"].as_str().is_some_and(|at| at.ends_with('Z')),
+        "{ran}"
+    );
     assert_eq!(ran["configuration"]["exceptions"][0]["reason"], "SEC-142");
     assert_eq!(ran["configuration"]["mode"], "dry-run");
 
@@ -265,9 +279,19 @@ async fn the_audit_shows_the_exception_and_the_severity_in_every_format_and_json
     let bad = TempFile::new("bad.json", r#"[{"role":"r","policy":"p","until":"2099-12-31"}]"#).expect("file");
     let run = run_cli(
         &moto.endpoint,
-        &["audit", "--regions", REGION, "--exceptions", bad.path.to_str().expect("utf-8")],
+        &[
+            "audit",
+            "--regions",
+            REGION,
+            "--exceptions",
+            bad.path.to_str().expect("utf-8"),
+        ],
     )
     .expect("ran");
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("--exceptions") && run.stderr.contains("entry 1: \"reason\" is missing"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--exceptions") && run.stderr.contains("entry 1: \"reason\" is missing"),
+        "{}",
+        run.stderr
+    );
 }

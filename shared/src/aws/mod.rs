@@ -282,7 +282,7 @@ where
         (Some(m), _) => m.to_owned(),
         // an error body the SDK could not read (an API the endpoint does not have, a proxy page)
         (None, SdkError::ServiceError(_)) => format!("HTTP {} with an unrecognised error body", status.unwrap_or(0)),
-        (None, _) => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
+        (None, _) => error_chain(err),
     };
     AwsError {
         operation,
@@ -290,6 +290,23 @@ where
         code,
         message,
     }
+}
+
+/// An error and its sources, `: `-joined on one line: what `DisplayErrorContext` says, without
+/// its trailing `Debug` dump (`DispatchFailure(ConnectorError { kind: ... })`), which no reader
+/// of a report or a terminal can act on.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        // wrappers often repeat their source's message
+        if !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether the call was refused by [`CountCalls`] because the invocation's budget is spent.

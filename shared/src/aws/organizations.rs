@@ -23,7 +23,9 @@ impl Organization {
         }
     }
 
-    /// Ids of the ACTIVE accounts, all pages (suspended and closing accounts are left out).
+    /// Ids of the ACTIVE accounts, all pages (suspended and closing accounts are left out). An
+    /// empty answer is returned as it came: [`crate::running::accounts::Accounts`] decides that
+    /// it is an error, for the sweep and the audit alike.
     pub async fn active_accounts(&self) -> AwsResult<Vec<String>> {
         let mut pages = self.client.list_accounts().into_paginator().send();
         let mut ids = Vec::new();

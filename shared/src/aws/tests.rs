@@ -368,3 +368,28 @@ async fn security_hub_refusals_and_a_disabled_hub_are_read_not_raised() {
     assert_eq!(err.code.as_deref(), Some("InvalidAccessException"));
     assert!(!err.is_transient());
 }
+
+#[test]
+fn an_error_chain_is_one_line_without_the_debug_dump() {
+    #[derive(Debug)]
+    struct Wrap(&'static str, Option<Box<Wrap>>);
+    impl std::fmt::Display for Wrap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Wrap {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+    let root = Wrap("tcp connect error:\n  Connection refused", None);
+    let err = Wrap(
+        "dispatch failure",
+        Some(Box::new(Wrap("io error", Some(Box::new(root))))),
+    );
+    assert_eq!(
+        super::error_chain(&err),
+        "dispatch failure: io error: tcp connect error: Connection refused"
+    );
+}

@@ -83,21 +83,43 @@ pub enum EnterError {
     /// Not among the guarded accounts: nothing to do there.
     #[error("account {account} is not among the accounts this deployment guards (ACCOUNTS={set})")]
     NotGuarded { account: String, set: String },
-    /// The account list or the member's credentials could not be had.
+    /// The member's credentials could not be had.
     #[error("{context}: {source}")]
     Aws {
         context: String,
         #[source]
         source: AwsError,
     },
+    /// Organizations could not be asked for the account list.
+    #[error("the organization's account list could not be read: {source}; {ORGANIZATION_HINT}")]
+    Unlisted {
+        #[source]
+        source: AwsError,
+    },
+    /// Organizations listed no active account: nothing was guarded, which is never "clean".
+    #[error(
+        "the organization's account list is empty: organizations:ListAccounts returned no ACTIVE account; {ORGANIZATION_HINT}"
+    )]
+    EmptyOrganization,
 }
 
+/// Where `ListAccounts` answers with the whole organization.
+const ORGANIZATION_HINT: &str =
+    "run from the organization's management account or a delegated administrator for AWS Organizations";
+
 impl EnterError {
-    /// An account outside the guarded set is ignored; one that cannot be entered failed.
+    /// An account outside the guarded set is ignored; one that cannot be entered failed, and so
+    /// did every account when the organization's list is unreadable or empty.
     pub fn stop(self) -> Stop {
         match self {
             EnterError::NotGuarded { .. } => Stop::Outcome(Outcome::Ignored, self.to_string()),
             EnterError::Aws { context, source } => Stop::from_aws(&context, source),
+            EnterError::Unlisted { source } if source.is_transient() => {
+                Stop::Transient("listing the organization's accounts".to_owned(), source)
+            }
+            EnterError::Unlisted { .. } | EnterError::EmptyOrganization => {
+                Stop::Outcome(Outcome::Failed, self.to_string())
+            }
         }
     }
 }
@@ -158,19 +180,21 @@ impl<P: Ports> Accounts<P> {
         self.list().await
     }
 
-    /// Asks Organizations for the active accounts and caches the answer.
+    /// Asks Organizations for the active accounts and caches the answer. The one place the
+    /// sweep, the audit and the event path learn the organization: an empty list is an error
+    /// here (and is not cached), so none of them reads it as "nothing to guard".
     async fn list(&self) -> Result<Arc<BTreeSet<String>>, EnterError> {
         let ids: Arc<BTreeSet<String>> = Arc::new(
             self.members
                 .organization_accounts()
                 .await
-                .map_err(|source| EnterError::Aws {
-                    context: "listing the organization's accounts".to_owned(),
-                    source,
-                })?
+                .map_err(|source| EnterError::Unlisted { source })?
                 .into_iter()
                 .collect(),
         );
+        if ids.is_empty() {
+            return Err(EnterError::EmptyOrganization);
+        }
         if let Ok(mut listed) = self.listed.lock() {
             *listed = Some((Instant::now(), Arc::clone(&ids)));
         }
@@ -247,145 +271,4 @@ impl<P: Ports> Accounts<P> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    use super::*;
-    use crate::ports::fakes::{FakeEks, FakeIam, FakeNotifier};
-    use crate::ports::{Connection, NoFindings, NoTrails};
-    use crate::types::{AwsResult, ErrorKind};
-
-    /// A port set whose members are [`Counting`].
-    struct CountingSet;
-    impl Ports for CountingSet {
-        type Iam = FakeIam;
-        type Eks = FakeEks;
-        type Findings = NoFindings;
-        type Notifier = FakeNotifier;
-        type Trails = NoTrails;
-        type Members = Counting;
-    }
-
-    /// Connections whose credentials last `lifetime`; counts connects; denies `denied`.
-    struct Counting {
-        connects: AtomicU32,
-        lists: AtomicU32,
-        lifetime: Duration,
-        denied: &'static str,
-    }
-
-    impl Members<CountingSet> for Counting {
-        async fn organization_accounts(&self) -> AwsResult<Vec<String>> {
-            let earlier = self.lists.fetch_add(1, Ordering::SeqCst);
-            let mut ids = vec!["111111111111".to_owned(), "222222222222".to_owned()];
-            if earlier > 0 {
-                // joined the organization after the first listing
-                ids.push("444444444444".to_owned());
-            }
-            Ok(ids)
-        }
-
-        async fn connect(&self, account: &str, role_arn: &str) -> AwsResult<Connection<CountingSet>> {
-            self.connects.fetch_add(1, Ordering::SeqCst);
-            assert_eq!(role_arn, format!("arn:aws:iam::{account}:role/sec/member"));
-            if account == self.denied {
-                return Err(AwsError {
-                    operation: "sts:AssumeRole",
-                    kind: ErrorKind::Denied,
-                    code: Some("AccessDenied".to_owned()),
-                    message: "not authorized".to_owned(),
-                });
-            }
-            Ok(Connection {
-                iam: FakeIam::default(),
-                eks: FakeEks::default(),
-                findings: NoFindings,
-                expires: SystemTime::now() + self.lifetime,
-            })
-        }
-    }
-
-    fn accounts(lifetime: Duration, set: AccountSet) -> Accounts<CountingSet> {
-        let members = Counting {
-            connects: AtomicU32::new(0),
-            lists: AtomicU32::new(0),
-            lifetime,
-            denied: "333333333333",
-        };
-        let central = Central {
-            member_role: "sec/member".to_owned(),
-            accounts: set,
-            account_concurrency: 2,
-        };
-        Accounts::new(members, central, "aws", "999999999999", Duration::from_secs(300))
-    }
-
-    #[tokio::test]
-    async fn a_connection_is_reused_until_it_nears_expiry() {
-        // Given credentials that last an hour: one AssumeRole serves every later invocation
-        let long = accounts(Duration::from_secs(3600), AccountSet::Organization);
-        let first = long.enter("111111111111").await.expect("connected");
-        let again = long.enter("111111111111").await.expect("connected");
-        assert!(Arc::ptr_eq(&first, &again));
-        assert_eq!(long.members.connects.load(Ordering::SeqCst), 1);
-        assert_eq!(
-            first.own_role.as_deref(),
-            Some("member"),
-            "the member role is never acted on"
-        );
-        // Given credentials with less left than the longest invocation: renewed at each use
-        let short = accounts(RENEW_BEFORE_EXPIRY - Duration::from_secs(1), AccountSet::Organization);
-        short.enter("111111111111").await.expect("connected");
-        short.enter("111111111111").await.expect("connected");
-        assert_eq!(short.members.connects.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn a_denied_member_is_an_error_that_names_the_role_and_is_not_cached() {
-        let a = accounts(Duration::from_secs(3600), AccountSet::Organization);
-        let err = a.enter("333333333333").await.err().expect("denied");
-        assert!(
-            err.to_string()
-                .contains("assuming arn:aws:iam::333333333333:role/sec/member"),
-            "{err}"
-        );
-        assert!(matches!(err, EnterError::Aws { ref source, .. } if source.kind == ErrorKind::Denied));
-        a.enter("333333333333").await.err().expect("still denied");
-        assert_eq!(a.members.connects.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn the_guarded_set_is_the_list_or_the_organization_cached() {
-        let org = accounts(Duration::from_secs(3600), AccountSet::Organization);
-        org.check_guarded("111111111111").await.expect("in the organization");
-        let err = org.check_guarded("444444444444").await.expect_err("outside");
-        assert!(err.to_string().contains("ACCOUNTS=organization"), "{err}");
-        assert_eq!(
-            org.members.lists.load(Ordering::SeqCst),
-            1,
-            "listed once within the TTL"
-        );
-
-        // an account that joined since the list was cached: asked again once the list is old
-        // enough, so its events are not ignored until the TTL runs out
-        let mut joined = accounts(Duration::from_secs(3600), AccountSet::Organization);
-        joined.relist_after = Duration::ZERO;
-        joined.check_guarded("111111111111").await.expect("in the organization");
-        joined.check_guarded("444444444444").await.expect("joined since");
-        assert_eq!(joined.members.lists.load(Ordering::SeqCst), 2);
-        joined.check_guarded("444444444444").await.expect("now cached");
-        assert_eq!(joined.members.lists.load(Ordering::SeqCst), 2);
-
-        let listed = accounts(
-            Duration::from_secs(3600),
-            AccountSet::Listed(["222222222222".to_owned()].into()),
-        );
-        listed.check_guarded("222222222222").await.expect("listed");
-        assert!(listed.check_guarded("111111111111").await.is_err());
-        assert_eq!(
-            listed.members.lists.load(Ordering::SeqCst),
-            0,
-            "a list needs no Organizations call"
-        );
-    }
-}
+mod tests;

@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP proxy in front of an AWS emulator (or any HTTP/1.1 server): it can add
 //! latency to every request, answer a seeded fraction of AWS requests with the protocol's own
 //! throttling error, and refuse chosen operations with the protocol's access-denied error, as a
-//! policy scoped to some resources would. Everything else is forwarded unchanged; the upstream
+//! policy scoped to some resources would, or answer chosen operations with a canned body, for a
+//! state the emulator cannot be put in. Everything else is forwarded unchanged; the upstream
 //! itself is not touched.
 //!
 //! AWS requests are recognised by their SigV4 signature and named `service:Operation` (query and
@@ -39,6 +40,8 @@ pub struct Seen {
     pub throttled: BTreeMap<String, u64>,
     /// Requests answered with an access-denied error, by service.
     pub denied: BTreeMap<String, u64>,
+    /// Requests answered with a canned body ([`Proxy::answer`]), by service.
+    pub answered: BTreeMap<String, u64>,
     /// Every request, however answered, by name (`service:Operation`, `service:METHOD /path`,
     /// `http:METHOD /path`).
     pub operations: BTreeMap<String, u64>,
@@ -61,6 +64,7 @@ impl Seen {
             "forwarded": self.forwarded,
             "throttled": self.throttled,
             "denied": self.denied,
+            "answered": self.answered,
             "operations": self.operations,
             "first_seen_ms": self.first_seen_ms,
         })
@@ -98,6 +102,8 @@ struct Shared {
     latency_ms: AtomicU64,
     rng: Mutex<u64>,
     denied: Mutex<Vec<String>>,
+    /// Name prefixes answered with `200 OK` and a body, instead of being forwarded.
+    canned: Mutex<Vec<(String, String)>>,
     seen: Mutex<Seen>,
     stopped: AtomicBool,
 }
@@ -139,6 +145,7 @@ impl Proxy {
             latency_ms: AtomicU64::new(options.latency.as_millis().try_into().unwrap_or(u64::MAX)),
             rng: Mutex::new(options.seed.max(1)),
             denied: Mutex::new(options.deny),
+            canned: Mutex::new(Vec::new()),
             seen: Mutex::new(Seen::default()),
             stopped: AtomicBool::new(false),
         });
@@ -177,6 +184,13 @@ impl Proxy {
     /// with `prefix` with the protocol's access-denied error.
     pub fn deny(&self, prefix: &str) {
         lock(&self.shared.denied).push(prefix.to_owned());
+    }
+
+    /// From now on, answers every request whose name starts with `prefix` with `200 OK` and
+    /// `body` (in the protocol's own encoding, such as `{"Accounts":[]}` for a JSON protocol),
+    /// without forwarding it: a state the emulator cannot be put in.
+    pub fn answer(&self, prefix: &str, body: &str) {
+        lock(&self.shared.canned).push((prefix.to_owned(), body.to_owned()));
     }
 
     /// What the proxy has seen so far.
@@ -233,11 +247,19 @@ impl Shared {
             .any(|prefix| name.starts_with(prefix.as_str()))
     }
 
-    fn count(&self, service: &str, name: String, answer: Option<Refusal>) {
+    fn canned_for(&self, name: &str) -> Option<String> {
+        lock(&self.canned)
+            .iter()
+            .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+            .map(|(_, body)| body.clone())
+    }
+
+    fn count(&self, service: &str, name: String, answer: Option<Refusal>, canned: bool) {
         let mut seen = lock(&self.seen);
         seen.first_seen_ms.entry(name.clone()).or_insert_with(unix_ms);
         *seen.operations.entry(name).or_default() += 1;
         let by_service = match answer {
+            None if canned => &mut seen.answered,
             None => &mut seen.forwarded,
             Some(Refusal::Throttled) => &mut seen.throttled,
             Some(Refusal::Denied) => &mut seen.denied,
@@ -257,21 +279,32 @@ impl Shared {
                 format!("{UNSIGNED}:{} {}", request.method(), request.path()),
             ),
         };
-        let refusal = if self.is_denied(&name) {
+        let canned = self.canned_for(&name);
+        let refusal = if canned.is_some() {
+            None
+        } else if self.is_denied(&name) {
             Some(Refusal::Denied)
         } else if service != UNSIGNED && self.throttle_next() {
             Some(Refusal::Throttled)
         } else {
             None
         };
-        self.count(&service, name, refusal);
+        self.count(&service, name, refusal, canned.is_some());
         let latency = self.latency_ms.load(Ordering::Relaxed);
         if latency > 0 {
             thread::sleep(Duration::from_millis(latency));
         }
-        match refusal {
-            Some(refusal) => Ok(http::refusal(request, refusal)),
-            None => http::forward(&self.upstream, request, client),
+        match (refusal, canned) {
+            (Some(refusal), _) => Ok(http::refusal(request, refusal)),
+            (None, Some(body)) => {
+                let content_type = request.header("content-type").unwrap_or("application/json");
+                Ok(http::respond(
+                    "200 OK",
+                    &format!("Content-Type: {content_type}\r\n"),
+                    &body,
+                ))
+            }
+            (None, None) => http::forward(&self.upstream, request, client),
         }
     }
 

@@ -179,6 +179,28 @@ fn denied_operations_get_access_denied_and_the_rest_pass() {
 }
 
 #[test]
+fn canned_operations_get_the_body_and_are_not_forwarded() {
+    // Given a proxy that answers Organizations' ListAccounts itself
+    let proxy = Proxy::start(&upstream(), 0.0, 1).unwrap();
+    proxy.answer("organizations:ListAccounts", r#"{"Accounts":[]}"#);
+    let mut client = Client::connect(&proxy.endpoint);
+
+    // When it and another operation are asked
+    let listed = client.send(&json("organizations", "AWSOrganizationsV20161128.ListAccounts"));
+    let described = client.send(&json("organizations", "AWSOrganizationsV20161128.DescribeOrganization"));
+
+    // Then the first gets the canned body in its own content type, the second is forwarded
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body, r#"{"Accounts":[]}"#);
+    assert_eq!(listed.header("content-type"), Some("application/x-amz-json-1.1"));
+    assert_eq!(described.body, "saw POST /");
+    let seen = proxy.seen();
+    assert_eq!(seen.answered.get("organizations"), Some(&1));
+    assert_eq!(seen.forwarded.get("organizations"), Some(&1));
+    assert_eq!(seen.operations.get("organizations:ListAccounts"), Some(&1));
+}
+
+#[test]
 fn latency_is_added_to_every_request() {
     // Given a proxy adding 150 ms
     let proxy = Proxy::with_options(

@@ -294,3 +294,37 @@ async fn a_sweep_covers_every_account_and_reports_the_ones_it_cannot_enter() {
         assert!(text.contains(&format!("\n{line}\n")), "{line} in {text}");
     }
 }
+
+#[tokio::test]
+async fn a_sweep_over_an_empty_organization_fails_and_is_notified() {
+    // Given a central guard whose Organizations answer lists no account (a caller outside the
+    // management account, or a delegated administrator that lost the delegation)
+    let members = FakeMembers {
+        organization: Vec::new(),
+        ..FakeMembers::default()
+    };
+    let connects = Arc::clone(&members.connects);
+    let (guard, home_iam) = central("organization", members);
+
+    // When the schedule sweeps
+    let report = guard.handle(&sweep_event()).await.expect("a report, not a retry");
+
+    // Then the sweep failed, saying why, rather than completing clean over no account
+    assert_eq!(report.outcome, Outcome::Failed, "{report:?}");
+    let reason = report.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("the organization's account list is empty"),
+        "{reason}"
+    );
+    // nothing was entered or changed, not even the central account's own roles
+    assert!(connects.lock().expect("lock").is_empty());
+    assert!(has(&home_iam.attached("node"), ADMIN));
+    // and the security team is told
+    let published = guard.notifier.published.lock().expect("lock");
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert!(
+        published[0].message.contains("account list is empty"),
+        "{}",
+        published[0].message
+    );
+}
