@@ -73,10 +73,11 @@ fn document_severity(document: &str) -> Severity {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn inline(document: &str) -> Violation {
+    /// An inline policy `p` with `document` (test fixture, also used by the findings tests).
+    pub(crate) fn inline(document: &str) -> Violation {
         Violation::InlinePolicy {
             policy_name: "p".into(),
             document: Some(document.into()),
@@ -84,7 +85,8 @@ mod tests {
         }
     }
 
-    fn managed(name: &str) -> Violation {
+    /// The AWS-managed policy `name` (test fixture, also used by the findings tests).
+    pub(crate) fn managed(name: &str) -> Violation {
         Violation::ManagedPolicy {
             policy_name: name.into(),
             policy_arn: format!("arn:aws:iam::aws:policy/{name}"),

@@ -241,21 +241,22 @@ fn product_fields(report: &Report, clusters: &str) -> BTreeMap<String, String> {
 mod tests {
     use super::*;
 
-    fn inline(document: &str) -> Violation {
-        Violation::InlinePolicy {
-            policy_name: "p".into(),
-            document: Some(document.into()),
-            used_by: None,
-        }
-    }
+    use crate::verdict::severity::tests::{inline, managed};
 
-    fn managed(name: &str) -> Violation {
-        Violation::ManagedPolicy {
-            policy_name: name.into(),
-            policy_arn: format!("arn:aws:iam::aws:policy/{name}"),
-            reason: "r".into(),
-            used_by: None,
-        }
+    /// A report on role `node` of account `1`, for event `event`.
+    fn node_report(event: &str) -> Report {
+        let event = crate::types::EventSummary {
+            id: None,
+            name: event.into(),
+            region: None,
+            actor: None,
+        };
+        let mut report = Report::new(crate::types::Mode::Enforce, Some("1".into()), event);
+        report.role = Some(crate::types::RoleRef {
+            name: "node".into(),
+            arn: Some("arn:aws:iam::1:role/node".into()),
+        });
+        report
     }
 
     #[test]
@@ -281,18 +282,8 @@ mod tests {
 
     #[test]
     fn a_removed_aws_policy_does_not_close_the_customer_look_alike() {
-        use crate::types::{ActionKind, ActionRecord, EventSummary, RoleRef};
-        let event = EventSummary {
-            id: None,
-            name: "AttachRolePolicy".into(),
-            region: None,
-            actor: None,
-        };
-        let mut report = Report::new(crate::types::Mode::Enforce, Some("1".into()), event);
-        report.role = Some(RoleRef {
-            name: "node".into(),
-            arn: Some("arn:aws:iam::1:role/node".into()),
-        });
+        use crate::types::{ActionKind, ActionRecord};
+        let mut report = node_report("AttachRolePolicy");
         let customer = Violation::ManagedPolicy {
             policy_name: "AdministratorAccess".into(),
             policy_arn: "arn:aws:iam::1:policy/AdministratorAccess".into(),
@@ -314,18 +305,8 @@ mod tests {
 
     #[test]
     fn an_excepted_violation_stays_an_open_finding_that_says_until_when() {
-        use crate::types::{EventSummary, Excepted, OpenFinding, RoleRef};
-        let event = EventSummary {
-            id: None,
-            name: "ScheduledSweep".into(),
-            region: None,
-            actor: None,
-        };
-        let mut report = Report::new(crate::types::Mode::Enforce, Some("1".into()), event);
-        report.role = Some(RoleRef {
-            name: "node".into(),
-            arn: Some("arn:aws:iam::1:role/node".into()),
-        });
+        use crate::types::{Excepted, OpenFinding};
+        let mut report = node_report("ScheduledSweep");
         let ssm = managed("AmazonSSMManagedInstanceCore");
         report.excepted = vec![Excepted {
             violation: ssm.clone(),
