@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use aws_config::Region;
 use noderole::Config;
-use noderole::aws::{EksClients, IamReader, OrgMembers, ReadOnly, ReadOnlyMembers};
+use noderole::aws::{Ec2Reader, EksClients, IamReader, OrgMembers, ReadOnly, ReadOnlyMembers};
 use noderole::ports::NoFindings;
 use noderole::running::accounts::{Accounts, Guarded};
 use noderole::running::audit::Audited;
@@ -65,6 +65,7 @@ pub async fn connect(scope: &Scope) -> Result<Connected> {
         None,
         IamReader::new(&sdk),
         EksClients::new(&sdk, &config.scan_regions),
+        Ec2Reader::new(&sdk, &config.scan_regions),
         NoFindings,
         Duration::from_secs(900),
     );

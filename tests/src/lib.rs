@@ -1,6 +1,6 @@
 //! Test harness, one concern per module: the emulator and SDK configuration (`emulator`), the
 //! account seeder (`account`), the notification inbox (`inbox`), event builders (`events`),
-//! shared fixtures (`fixtures`), the function under `cargo lambda watch` (`watch`), the CLI
+//! shared fixtures (`fixtures`), instances and instance profiles (`instances`), the function under `cargo lambda watch` (`watch`), the CLI
 //! (`cli`) and the built binaries (`binaries`). Everything is re-exported at the top, so tests
 //! `use noderole_integration::*`.
 
@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod events;
 pub mod fixtures;
 pub mod inbox;
+pub mod instances;
 pub mod watch;
 
 pub use account::*;
@@ -21,4 +22,5 @@ pub use emulator::*;
 pub use events::*;
 pub use fixtures::*;
 pub use inbox::*;
+pub use instances::*;
 pub use watch::*;

@@ -126,7 +126,8 @@ pub(super) fn view(role: &Report) -> RoleView {
         .as_ref()
         .and_then(|r| r.arn.clone())
         .unwrap_or_else(|| name.clone());
-    let mut items: Vec<Item> = role.violations.iter().map(|v| removal(&name, v)).collect();
+    let mut items: Vec<Item> = role.swaps.iter().map(swaps::item).collect();
+    items.extend(role.violations.iter().map(|v| removal(&name, v)));
     items.extend(role.excepted.iter().map(|e| Item {
         policy: label(&e.violation),
         verdict: Verdict::Excepted,
@@ -148,7 +149,8 @@ pub(super) fn view(role: &Report) -> RoleView {
     items.sort_by(|a, b| {
         (a.verdict, Reverse(a.severity), &a.sort_name).cmp(&(b.verdict, Reverse(b.severity), &b.sort_name))
     });
-    let backs: Vec<String> = role.nodegroups.iter().map(describe_binding).collect();
+    let mut backs: Vec<String> = role.nodegroups.iter().map(describe_binding).collect();
+    backs.extend(role.shared.as_ref().map(swaps::shared));
     let mut clusters: Vec<String> = role
         .nodegroups
         .iter()
@@ -257,8 +259,24 @@ fn describe_binding(binding: &NodeBinding) -> String {
             cluster,
             entry_type,
         } => format!("{region}/{cluster} {entry_type} access entry"),
+        NodeBinding::RunningInstances {
+            region,
+            cluster,
+            node_kind,
+            profile_arn,
+            instances,
+        } => format!(
+            "{region}/{cluster} {} {} node(s) ({}) through {}",
+            instances.count,
+            node_kind.as_str(),
+            instances.describe(),
+            profile_arn.rsplit('/').next().unwrap_or(profile_arn)
+        ),
     }
 }
+
+#[path = "view_swaps.rs"]
+mod swaps;
 
 #[cfg(test)]
 mod tests {

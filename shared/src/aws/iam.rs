@@ -3,7 +3,7 @@ use aws_sdk_iam::Client;
 
 use super::{CountCalls, classify};
 use crate::ports::{Iam, IamRead};
-use crate::types::{AttachedPolicy, AwsResult, Change, Role, decode_document};
+use crate::types::{AttachedPolicy, AwsResult, Change, InstanceProfile, Role, decode_document};
 
 /// IAM through the SDK, read-only: it has no method that changes anything, and does not
 /// implement [`Iam`]. What the audit command holds.
@@ -12,7 +12,8 @@ pub struct IamReader {
     client: Client,
 }
 
-/// IAM through the SDK, reads and the two remediating writes: what the function holds.
+/// IAM through the SDK, reads and the remediating writes (policies, and a swapped instance
+/// profile's role): what the function holds.
 #[derive(Debug, Clone)]
 pub struct IamClient {
     reader: IamReader,
@@ -64,6 +65,22 @@ impl IamRead for IamClient {
 
     async fn inline_policy(&self, role: &str, policy: &str) -> AwsResult<Option<String>> {
         self.reader.inline_policy(role, policy).await
+    }
+
+    async fn instance_profiles(&self) -> AwsResult<Vec<InstanceProfile>> {
+        self.reader.instance_profiles().await
+    }
+
+    async fn instance_profiles_for_role(&self, role: &str) -> AwsResult<Vec<InstanceProfile>> {
+        self.reader.instance_profiles_for_role(role).await
+    }
+}
+
+fn profile(p: aws_sdk_iam::types::InstanceProfile) -> InstanceProfile {
+    InstanceProfile {
+        roles: p.roles.into_iter().map(|r| r.arn).collect(),
+        name: p.instance_profile_name,
+        arn: p.arn,
     }
 }
 
@@ -130,6 +147,43 @@ impl IamRead for IamReader {
             Err(e) => Err(classify("iam:GetRolePolicy", &e)),
         }
     }
+
+    async fn instance_profiles(&self) -> AwsResult<Vec<InstanceProfile>> {
+        // the most a page holds: one call per thousand profiles
+        let mut pages = self
+            .client
+            .list_instance_profiles()
+            .max_items(1000)
+            .into_paginator()
+            .items()
+            .send();
+        let mut profiles = Vec::new();
+        while let Some(item) = pages.next().await {
+            profiles.push(profile(item.map_err(|e| classify("iam:ListInstanceProfiles", &e))?));
+        }
+        Ok(profiles)
+    }
+
+    async fn instance_profiles_for_role(&self, role: &str) -> AwsResult<Vec<InstanceProfile>> {
+        let mut pages = self
+            .client
+            .list_instance_profiles_for_role()
+            .role_name(role)
+            .into_paginator()
+            .items()
+            .send();
+        let mut profiles = Vec::new();
+        while let Some(item) = pages.next().await {
+            match item {
+                Ok(p) => profiles.push(profile(p)),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(classify("iam:ListInstanceProfilesForRole", &e)),
+            }
+        }
+        Ok(profiles)
+    }
 }
 
 impl Iam for IamClient {
@@ -147,6 +201,45 @@ impl Iam for IamClient {
             Ok(_) => Ok(Change::Done),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(Change::AlreadyDone),
             Err(e) => Err(classify("iam:DetachRolePolicy", &e)),
+        }
+    }
+
+    async fn remove_role_from_profile(&self, profile: &str, role: &str) -> AwsResult<Change> {
+        match self
+            .client()
+            .remove_role_from_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .customize()
+            .config_override(aws_sdk_iam::config::Builder::default().retry_config(super::write_retry_config()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(Change::AlreadyDone),
+            Err(e) => Err(classify("iam:RemoveRoleFromInstanceProfile", &e)),
+        }
+    }
+
+    async fn add_role_to_profile(&self, profile: &str, role: &str) -> AwsResult<Change> {
+        match self
+            .client()
+            .add_role_to_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .customize()
+            .config_override(aws_sdk_iam::config::Builder::default().retry_config(super::write_retry_config()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_entity_already_exists_exception()) =>
+            {
+                Ok(Change::AlreadyDone)
+            }
+            Err(e) => Err(classify("iam:AddRoleToInstanceProfile", &e)),
         }
     }
 

@@ -2,7 +2,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use super::organizations::Organization;
-use super::{Aws, EksClients, IamClient, IamReader, ReadOnly, SecurityHub, sts};
+use super::{Aws, Ec2Clients, Ec2Reader, EksClients, IamClient, IamReader, ReadOnly, SecurityHub, sts};
 use crate::ports::{Connection, Members, NoFindings};
 use crate::types::AwsResult;
 
@@ -37,6 +37,7 @@ impl Members<Aws> for OrgMembers {
         Ok(Connection {
             iam: IamClient::new(&member),
             eks: EksClients::new(&member, &self.regions),
+            ec2: Ec2Clients::new(&member, &self.regions),
             findings: SecurityHub::new(&member),
             expires,
         })
@@ -72,6 +73,7 @@ impl Members<ReadOnly> for ReadOnlyMembers {
         Ok(Connection {
             iam: IamReader::new(&member),
             eks: EksClients::new(&member, &self.0.regions),
+            ec2: Ec2Reader::new(&member, &self.0.regions),
             findings: NoFindings,
             expires,
         })

@@ -1,6 +1,7 @@
 //! Adapters from the ports to the AWS SDK clients. Errors are classified here, where they happen.
 
 mod cloudtrail;
+mod ec2;
 mod eks;
 mod iam;
 mod members;
@@ -29,6 +30,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use cloudtrail::CloudTrail;
+pub use ec2::{Ec2Clients, Ec2Reader};
 pub use eks::EksClients;
 pub use iam::{IamClient, IamReader};
 pub use members::{OrgMembers, ReadOnlyMembers};
@@ -47,6 +49,7 @@ pub struct Aws;
 impl Ports for Aws {
     type Iam = IamClient;
     type Eks = EksClients;
+    type Ec2 = Ec2Clients;
     type Findings = SecurityHub;
     type Notifier = SnsTopic;
     type Trails = CloudTrail;
@@ -59,6 +62,7 @@ pub struct ReadOnly;
 impl Ports for ReadOnly {
     type Iam = IamReader;
     type Eks = EksClients;
+    type Ec2 = Ec2Reader;
     type Findings = NoFindings;
     type Notifier = Silent;
     type Trails = NoTrails;
@@ -142,6 +146,7 @@ pub async fn adapters(sdk: &SdkConfig, config: &Config) -> Result<(Identity, Ada
     let adapters = Adapters {
         iam: IamClient::new(sdk),
         eks: EksClients::new(sdk, &config.scan_regions),
+        ec2: Ec2Clients::new(sdk, &config.scan_regions),
         findings: SecurityHub::new(sdk),
         notifier: SnsTopic::new(sdk, topic),
         trails: CloudTrail::new(sdk),

@@ -91,6 +91,9 @@ pub struct Config {
     pub discovery_concurrency: usize,
     /// Import ASFF findings into Security Hub (`SECURITY_HUB=on`).
     pub security_hub: bool,
+    /// `SHARED_ROLES=remediate`: enforce also removes policies from a node role that instances
+    /// which are not nodes run with. Off (`leave`) by default: those instances may need them.
+    pub remediate_shared_roles: bool,
     /// The function's timeout (`FUNCTION_TIMEOUT_SECONDS`), the budget of an invocation whose
     /// runtime gives no usable deadline (the local runtime emulator).
     pub function_timeout: Duration,
@@ -149,6 +152,7 @@ impl Config {
             index_ttl: parse::index_ttl(vars.get("INDEX_TTL_SECONDS"))?,
             discovery_concurrency: parse::discovery_concurrency(vars.get("DISCOVERY_CONCURRENCY"))?,
             security_hub: parse::security_hub(vars.get("SECURITY_HUB"))?,
+            remediate_shared_roles: parse::shared_roles(vars.get("SHARED_ROLES"))?,
             function_timeout: parse::function_timeout(vars.get("FUNCTION_TIMEOUT_SECONDS"))?,
             central: central::central(vars)?,
         })

@@ -178,6 +178,15 @@ pub(super) fn security_hub(value: Option<String>) -> Result<bool, ConfigError> {
     }
 }
 
+/// `SHARED_ROLES`: `leave` (the default) or `remediate`.
+pub(super) fn shared_roles(value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref() {
+        None | Some("leave") => Ok(false),
+        Some("remediate") => Ok(true),
+        Some(v) => Err(invalid("SHARED_ROLES", v, "unknown value", "`leave` or `remediate`")),
+    }
+}
+
 /// `FUNCTION_TIMEOUT_SECONDS`: 1 to 900 seconds, as Lambda allows.
 pub(super) fn function_timeout(value: Option<String>) -> Result<Duration, ConfigError> {
     let Some(v) = value else {

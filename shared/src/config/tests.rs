@@ -175,6 +175,7 @@ fn every_error_names_the_variable_and_what_it_accepts() {
         ("INDEX_TTL_SECONDS", "five", "seconds"),
         ("DISCOVERY_CONCURRENCY", "0", "1 to 256"),
         ("SECURITY_HUB", "yes", "`off` or `on`"),
+        ("SHARED_ROLES", "fix", "`leave` or `remediate`"),
         ("FUNCTION_TIMEOUT_SECONDS", "0", "1 to 900"),
         ("FUNCTION_TIMEOUT_SECONDS", "2m", "1 to 900"),
     ];
@@ -227,4 +228,14 @@ fn missing_topic_and_region_are_reported_by_name() {
     assert!(err.to_string().starts_with("SNS_TOPIC_ARN is required"));
     let err = config(&[("SNS_TOPIC_ARN", TOPIC)]).expect_err("region required");
     assert!(err.to_string().starts_with("SCAN_REGIONS is required"));
+}
+
+#[test]
+fn shared_roles_are_left_alone_unless_remediate_is_asked_for() {
+    let base = [("SNS_TOPIC_ARN", TOPIC), ("SCAN_REGIONS", "us-east-1")];
+    assert!(!config(&base).expect("default").remediate_shared_roles);
+    let leave = [base[0], base[1], ("SHARED_ROLES", "leave")];
+    assert!(!config(&leave).expect("leave").remediate_shared_roles);
+    let remediate = [base[0], base[1], ("SHARED_ROLES", "remediate")];
+    assert!(config(&remediate).expect("remediate").remediate_shared_roles);
 }

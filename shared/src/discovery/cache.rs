@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use super::scan::{Scan, scan};
-use crate::ports::Eks;
+use super::scan::{Scan, Sources, scan};
+use crate::ports::{Ec2Read, Eks, IamRead};
 use crate::types::{AwsResult, IndexSource, NodeBinding};
 
 /// The node-role index, reused across warm invocations for `ttl`.
@@ -29,9 +29,9 @@ impl IndexCache {
     }
 
     /// The cached scan if fresh, else a new one. Concurrent callers wait for one scan.
-    pub async fn get<E: Eks>(
+    pub async fn get<I: IamRead, E: Eks, C: Ec2Read>(
         &self,
-        eks: &E,
+        sources: &Sources<'_, I, E, C>,
         regions: &[String],
         concurrency: usize,
     ) -> AwsResult<(Arc<Scan>, IndexSource)> {
@@ -39,7 +39,7 @@ impl IndexCache {
         if let Some(cached) = slot.as_ref().filter(|c| c.built.elapsed() < self.ttl) {
             return Ok((Arc::clone(&cached.scan), IndexSource::Cached));
         }
-        let fresh = Arc::new(scan(eks, regions, concurrency).await?);
+        let fresh = Arc::new(scan(sources, regions, concurrency).await?);
         if !self.ttl.is_zero() {
             *slot = Some(Cached {
                 built: Instant::now(),
@@ -47,6 +47,14 @@ impl IndexCache {
             });
         }
         Ok((fresh, IndexSource::Scanned))
+    }
+
+    /// The cached scan if fresh; never scans.
+    pub async fn fresh(&self) -> Option<Arc<Scan>> {
+        let slot = self.slot.lock().await;
+        slot.as_ref()
+            .filter(|c| c.built.elapsed() < self.ttl)
+            .map(|c| Arc::clone(&c.scan))
     }
 
     /// Records a binding learnt from an event (a node group just created) in a cached index.

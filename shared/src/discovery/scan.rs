@@ -1,22 +1,37 @@
-//! Which roles back EKS nodes: managed node groups and node access entries across regions,
-//! scanned concurrently within an adaptive bound ([`super::limit`]). A scan that could search no
-//! region at all is an error, never an empty answer: the event path, the sweep and the audit all
-//! take that one decision here.
+//! Which roles back EKS nodes: what EKS declares (managed node groups, node access entries)
+//! and what the instances run with ([`super::nodes`]), across regions, scanned concurrently
+//! within an adaptive bound ([`super::limit`]). A scan that could search no region at all is
+//! an error, never an empty answer: the event path, the sweep and the audit all take that one
+//! decision here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::{join_all, try_join_all};
 
 use super::limit::{Limit, limited};
-use crate::ports::Eks;
-use crate::types::{AwsError, AwsResult, ErrorKind, NodeBinding};
+use super::nodes::{self, Declared, Profiles, RunningNodes};
+use crate::ports::{Ec2Read, Eks, IamRead};
+use crate::types::{
+    AwsError, AwsResult, CredentialSwap, ErrorKind, Instance, Instances, NodeBinding, NodeFacts, SharedRole,
+};
 
-/// Node roles by (lower-cased) role ARN.
+/// What discovery reads in one account: IAM (instance profiles), EKS and EC2.
+pub struct Sources<'a, I, E, C> {
+    pub iam: &'a I,
+    pub eks: &'a E,
+    pub ec2: &'a C,
+}
+
+/// Node roles by (lower-cased) role ARN, with the swaps and the other users found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeRoleIndex {
     roles: BTreeMap<String, BTreeSet<NodeBinding>>,
-    /// Role ARNs as EKS reported them (original case), keyed like `roles`.
+    /// Role ARNs as AWS reported them (original case), keyed like `roles`.
     arns: BTreeMap<String, String>,
+    /// Swaps on the node groups that declare each role.
+    swaps: BTreeMap<String, Vec<CredentialSwap>>,
+    /// (instance id, profile ARN) of instances that are not nodes, by the role they run with.
+    others: BTreeMap<String, BTreeSet<(String, String)>>,
 }
 
 impl NodeRoleIndex {
@@ -24,6 +39,21 @@ impl NodeRoleIndex {
         let key = role_arn.to_ascii_lowercase();
         self.arns.entry(key.clone()).or_insert_with(|| role_arn.to_owned());
         self.roles.entry(key).or_default().insert(binding);
+    }
+
+    fn add(&mut self, running: RunningNodes) {
+        for (arn, binding) in running.bindings {
+            self.insert(&arn, binding);
+        }
+        for (arn, swap) in running.swaps {
+            self.swaps.entry(arn.to_ascii_lowercase()).or_default().push(swap);
+        }
+        for (arn, instance, profile) in running.others {
+            self.others
+                .entry(arn.to_ascii_lowercase())
+                .or_default()
+                .insert((instance, profile));
+        }
     }
 
     /// Everything that makes `role_arn` a node role; empty when it is none.
@@ -34,29 +64,79 @@ impl NodeRoleIndex {
             .unwrap_or_default()
     }
 
+    /// What the scan knows of `role_arn`: its bindings, the swaps on its node groups, and the
+    /// instances that share it when it is a node role.
+    pub fn facts(&self, role_arn: &str) -> NodeFacts {
+        let key = role_arn.to_ascii_lowercase();
+        let bindings = self.bindings(role_arn);
+        let shared = match self.others.get(&key) {
+            Some(others) if !bindings.is_empty() => Some(SharedRole {
+                instances: Instances::of(others.iter().map(|(id, _)| id.as_str())),
+                profiles: others
+                    .iter()
+                    .map(|(_, p)| p.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            }),
+            _ => None,
+        };
+        NodeFacts {
+            bindings,
+            swaps: self.swaps.get(&key).cloned().unwrap_or_default(),
+            shared,
+        }
+    }
+
     /// Every node role ARN, in a stable order.
     pub fn role_arns(&self) -> impl Iterator<Item = &str> {
         self.arns.values().map(String::as_str)
     }
 }
 
-/// Scans `regions` for node roles with at most `concurrency` EKS calls in flight.
+/// Scans `regions` for node roles with at most `concurrency` EKS and EC2 calls in flight.
 ///
 /// Clusters, node groups or access entries deleted during the scan are skipped. A transient
 /// failure fails the scan (a retry can help); a region or a cluster where EKS denies access is
 /// recorded in `skipped` so the report can say the answer may be incomplete, and the rest is
-/// still read. When not one region could be searched (EKS denied everywhere: an SCP, a changed
-/// boundary), the scan fails: "no node roles" would be a guess, and a guard that cannot see
-/// must say so rather than ignore every event.
-pub async fn scan<E: Eks>(eks: &E, regions: &[String], concurrency: usize) -> AwsResult<Scan> {
+/// still read; so are a region whose instances EC2 refuses and an account whose instance
+/// profiles IAM refuses (the instance paths are then not searched). When not one region could
+/// be searched (EKS denied everywhere: an SCP, a changed boundary), the scan fails: "no node
+/// roles" would be a guess, and a guard that cannot see must say so rather than ignore every
+/// event.
+pub async fn scan<I: IamRead, E: Eks, C: Ec2Read>(
+    sources: &Sources<'_, I, E, C>,
+    regions: &[String],
+    concurrency: usize,
+) -> AwsResult<Scan> {
     let limit = Limit::new(concurrency);
-    let per_region = regions.iter().map(|region| scan_region(eks, region, &limit));
+    let per_region = join_all(regions.iter().map(|region| scan_region(sources, region, &limit)));
+    // IAM is global: the account's profiles are listed once, beside the regions
+    let (per_region, profiles) = futures::join!(per_region, limited(&limit, || sources.iam.instance_profiles()));
     let mut scan = Scan::default();
+    let profiles = match profiles {
+        Ok(profiles) => Some(Profiles::new(profiles)),
+        Err(e) if !e.is_transient() => {
+            scan.skipped.push(format!(
+                "instance profiles (the roles instances run with were not read): {e}"
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let mut refused: Option<AwsError> = None;
-    for (region, outcome) in regions.iter().zip(join_all(per_region).await) {
+    for (region, outcome) in regions.iter().zip(per_region) {
         match outcome {
             Ok(found) => {
                 scan.regions_searched += 1;
+                if let (Some(profiles), Some(instances)) = (&profiles, &found.instances) {
+                    let declared = Declared {
+                        region,
+                        clusters: &found.clusters,
+                        nodegroups: &found.nodegroups,
+                    };
+                    scan.index.add(nodes::read(&declared, instances, profiles));
+                }
                 for (arn, binding) in found.bindings {
                     scan.index.insert(&arn, binding);
                 }
@@ -94,8 +174,8 @@ fn nothing_searched(first: AwsError, skipped: &[String]) -> AwsError {
 #[derive(Debug, Clone, Default)]
 pub struct Scan {
     pub index: NodeRoleIndex,
-    /// What could not be read (a region, a cluster's node groups or access entries), with the
-    /// reason.
+    /// What could not be read (a region, a cluster's node groups or access entries, a region's
+    /// instances), with the reason.
     pub skipped: Vec<String>,
     /// Regions whose clusters could be listed.
     pub regions_searched: usize,
@@ -107,17 +187,74 @@ struct Found {
     skipped: Vec<String>,
 }
 
-async fn scan_region<E: Eks>(eks: &E, region: &str, limit: &Limit) -> AwsResult<Found> {
-    let clusters = limited(limit, || eks.clusters(region)).await?;
-    let per_cluster = clusters.iter().map(|cluster| scan_cluster(eks, region, cluster, limit));
-    let mut found = Found::default();
-    for cluster in try_join_all(per_cluster).await? {
+/// What one region declares and runs.
+#[derive(Default)]
+struct RegionFound {
+    clusters: BTreeSet<String>,
+    /// (cluster, node group) -> its `nodeRole`.
+    nodegroups: BTreeMap<(String, String), String>,
+    bindings: Vec<(String, NodeBinding)>,
+    /// `None` when EC2 refused (then in `skipped`) or the region has no cluster to run nodes of.
+    instances: Option<Vec<Instance>>,
+    skipped: Vec<String>,
+}
+
+async fn scan_region<I: IamRead, E: Eks, C: Ec2Read>(
+    sources: &Sources<'_, I, E, C>,
+    region: &str,
+    limit: &Limit,
+) -> AwsResult<RegionFound> {
+    let clusters = limited(limit, || sources.eks.clusters(region)).await?;
+    let per_cluster = clusters
+        .iter()
+        .map(|cluster| scan_cluster(sources.eks, region, cluster, limit));
+    // without a cluster in the region no instance there can be a node: no EC2 call
+    let instances = async {
+        if clusters.is_empty() {
+            return Ok(None);
+        }
+        running_instances(sources.ec2, region, limit).await.map(Some)
+    };
+    let (per_cluster, instances) = futures::join!(try_join_all(per_cluster), instances);
+    let mut found = RegionFound {
+        clusters: clusters.iter().cloned().collect(),
+        ..RegionFound::default()
+    };
+    for cluster in per_cluster? {
         found.bindings.extend(cluster.bindings);
         found.skipped.extend(cluster.skipped);
+    }
+    for (arn, binding) in &found.bindings {
+        if let NodeBinding::ManagedNodegroup { cluster, nodegroup, .. } = binding {
+            found
+                .nodegroups
+                .insert((cluster.clone(), nodegroup.clone()), arn.clone());
+        }
+    }
+    match instances {
+        Ok(instances) => found.instances = instances,
+        Err(e) if !e.is_transient() => found.skipped.push(format!("instances of {region}: {e}")),
+        Err(e) => return Err(e),
     }
     Ok(found)
 }
 
+/// The region's instances, each with the profile of its current association where one is
+/// listed (the truth after a `ReplaceIamInstanceProfileAssociation`).
+async fn running_instances<C: Ec2Read>(ec2: &C, region: &str, limit: &Limit) -> AwsResult<Vec<Instance>> {
+    let (mut instances, associations) = futures::try_join!(
+        limited(limit, || ec2.instances(region)),
+        limited(limit, || ec2.profile_associations(region))
+    )?;
+    let by_instance: BTreeMap<&str, _> = associations.iter().map(|a| (a.instance_id.as_str(), a)).collect();
+    for instance in &mut instances {
+        if let Some(association) = by_instance.get(instance.id.as_str()) {
+            instance.profile_arn = Some(association.profile_arn.clone());
+            instance.association_id = Some(association.association_id.clone());
+        }
+    }
+    Ok(instances)
+}
 async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limit) -> AwsResult<Found> {
     let nodegroups = async {
         let names = limited(limit, || eks.nodegroup_names(region, cluster)).await?;
@@ -178,75 +315,5 @@ async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limi
 }
 
 #[cfg(test)]
-mod scan_tests {
-    use super::scan;
-    use crate::ports::fakes::{FakeCluster, FakeEks, error, role_arn};
-    use crate::types::ErrorKind;
-
-    fn eks(failing: crate::types::AwsError) -> FakeEks {
-        FakeEks::new(vec![
-            FakeCluster::new("us-east-1", "open").nodegroup("ng", "node-open"),
-            FakeCluster::new("us-east-1", "closed")
-                .nodegroup("ng", "node-closed")
-                .nodegroups_fail(failing),
-        ])
-    }
-
-    #[tokio::test]
-    async fn a_cluster_that_denies_its_node_groups_is_skipped_and_the_region_is_still_read() {
-        let regions = vec!["us-east-1".to_owned()];
-        let denied = error("eks:ListNodegroups", ErrorKind::Denied, "AccessDeniedException");
-        let found = scan(&eks(denied), &regions, 4).await.expect("scanned");
-
-        assert_eq!(found.regions_searched, 1);
-        assert!(!found.index.bindings(&role_arn("node-open")).is_empty());
-        assert!(found.index.bindings(&role_arn("node-closed")).is_empty());
-        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
-        assert!(
-            found.skipped[0].starts_with("node groups of us-east-1/closed: "),
-            "{:?}",
-            found.skipped
-        );
-    }
-
-    #[tokio::test]
-    async fn a_scan_that_can_search_no_region_fails_instead_of_finding_nothing() {
-        // Given EKS refusing ListClusters in every region, one of them with a node role
-        let regions = vec!["us-east-1".to_owned(), "eu-west-1".to_owned()];
-        let denied = error("eks:ListClusters", ErrorKind::Denied, "AccessDeniedException");
-        let eks = eks(error("eks:ListNodegroups", ErrorKind::Denied, "AccessDeniedException"))
-            .refusing(&["us-east-1", "eu-west-1"], denied.clone());
-
-        // When it scans
-        let e = scan(&eks, &regions, 4)
-            .await
-            .expect_err("nothing searched is no answer");
-
-        // Then the error says so, names each region, and keeps the refusal's kind and code
-        assert_eq!(e.kind, ErrorKind::Denied);
-        assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
-        assert!(e.message.starts_with("no region could be searched ("), "{e}");
-        assert!(
-            e.message.contains("region us-east-1: ") && e.message.contains("region eu-west-1: "),
-            "{e}"
-        );
-
-        // and one region left is an answer, with the other region's refusal as a warning
-        let eks = eks_only_refusing("eu-west-1", denied);
-        let found = scan(&eks, &regions, 4).await.expect("one region searched");
-        assert_eq!(found.regions_searched, 1);
-        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
-    }
-
-    fn eks_only_refusing(region: &str, denied: crate::types::AwsError) -> FakeEks {
-        FakeEks::new(vec![FakeCluster::new("us-east-1", "open").nodegroup("ng", "node-open")])
-            .refusing(&[region], denied)
-    }
-
-    #[tokio::test]
-    async fn a_transient_failure_still_fails_the_scan() {
-        let regions = vec!["us-east-1".to_owned()];
-        let throttled = error("eks:ListNodegroups", ErrorKind::Transient, "ThrottlingException");
-        assert!(scan(&eks(throttled), &regions, 4).await.is_err());
-    }
-}
+#[path = "scan_tests.rs"]
+mod tests;

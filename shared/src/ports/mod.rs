@@ -7,8 +7,8 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use crate::types::{
-    AccessEntry, AddonCredentials, AttachedPolicy, AwsResult, Change, Finding, ImportOutcome, KnownAddon, Nodegroup,
-    Notification, OpenFinding, Role, TrailState,
+    AccessEntry, AddonCredentials, AttachedPolicy, AwsResult, Change, Finding, ImportOutcome, Instance,
+    InstanceProfile, KnownAddon, Nodegroup, Notification, OpenFinding, ProfileAssociation, Role, TrailState,
 };
 
 mod absent;
@@ -24,6 +24,9 @@ pub trait Ports: Sized + Send + Sync + 'static {
     /// the function.
     type Iam: IamRead;
     type Eks: Eks;
+    /// EC2 per region: read-only for the audit ([`Ec2Read`]), with the association write
+    /// ([`Ec2`]) for the function.
+    type Ec2: Ec2Read;
     type Findings: Findings;
     type Notifier: Notifier;
     type Trails: Trails;
@@ -35,6 +38,7 @@ pub trait Ports: Sized + Send + Sync + 'static {
 pub struct Adapters<P: Ports> {
     pub iam: P::Iam,
     pub eks: P::Eks,
+    pub ec2: P::Ec2,
     pub findings: P::Findings,
     pub notifier: P::Notifier,
     pub trails: P::Trails,
@@ -45,6 +49,7 @@ pub struct Adapters<P: Ports> {
 pub struct Connection<P: Ports> {
     pub iam: P::Iam,
     pub eks: P::Eks,
+    pub ec2: P::Ec2,
     pub findings: P::Findings,
     pub expires: SystemTime,
 }
@@ -65,12 +70,42 @@ pub trait IamRead: Send + Sync {
     fn inline_policy_names(&self, role: &str) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
     /// The URL-decoded document, `None` when the policy no longer exists.
     fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = AwsResult<Option<String>>> + Send;
+    /// Every instance profile of the account with the roles it holds, all pages
+    /// (`ListInstanceProfiles`).
+    fn instance_profiles(&self) -> impl Future<Output = AwsResult<Vec<InstanceProfile>>> + Send;
+    /// The instance profiles that hold `role` (`ListInstanceProfilesForRole`); empty when the
+    /// role is gone.
+    fn instance_profiles_for_role(&self, role: &str) -> impl Future<Output = AwsResult<Vec<InstanceProfile>>> + Send;
 }
 
 /// IAM with the two writes that remediate.
 pub trait Iam: IamRead {
     fn detach(&self, role: &str, policy_arn: &str) -> impl Future<Output = AwsResult<Change>> + Send;
     fn delete_inline(&self, role: &str, policy: &str) -> impl Future<Output = AwsResult<Change>> + Send;
+    /// `RemoveRoleFromInstanceProfile`: undoing a swap takes the swapped-in role out first.
+    fn remove_role_from_profile(&self, profile: &str, role: &str) -> impl Future<Output = AwsResult<Change>> + Send;
+    /// `AddRoleToInstanceProfile`: then puts the node role back.
+    fn add_role_to_profile(&self, profile: &str, role: &str) -> impl Future<Output = AwsResult<Change>> + Send;
+}
+
+/// EC2, per region, read-only: the instances and the profiles they run with.
+pub trait Ec2Read: Send + Sync {
+    /// Instances in the `pending`, `running`, `stopping` or `stopped` state, all pages, with
+    /// their tags and the profile `DescribeInstances` names (no association id).
+    fn instances(&self, region: &str) -> impl Future<Output = AwsResult<Vec<Instance>>> + Send;
+    /// Current profile associations (`associating`, `associated`), all pages.
+    fn profile_associations(&self, region: &str) -> impl Future<Output = AwsResult<Vec<ProfileAssociation>>> + Send;
+}
+
+/// EC2 with the write that puts an instance's profile back.
+pub trait Ec2: Ec2Read {
+    /// `ReplaceIamInstanceProfileAssociation`.
+    fn replace_profile(
+        &self,
+        region: &str,
+        association_id: &str,
+        profile_arn: &str,
+    ) -> impl Future<Output = AwsResult<Change>> + Send;
 }
 
 /// EKS, per region.

@@ -28,6 +28,7 @@ pub struct Guarded<P: Ports> {
     pub id: String,
     pub iam: P::Iam,
     pub eks: P::Eks,
+    pub ec2: P::Ec2,
     pub findings: P::Findings,
     /// The role these clients act as: the function's own role at home, the member role in a
     /// member account. Never modified.
@@ -46,6 +47,7 @@ impl<P: Ports> Guarded<P> {
         own_role: Option<String>,
         iam: P::Iam,
         eks: P::Eks,
+        ec2: P::Ec2,
         findings: P::Findings,
         ttl: Duration,
     ) -> Self {
@@ -53,6 +55,7 @@ impl<P: Ports> Guarded<P> {
             id: id.to_owned(),
             iam,
             eks,
+            ec2,
             findings,
             own_role,
             index: IndexCache::new(ttl),
@@ -62,12 +65,13 @@ impl<P: Ports> Guarded<P> {
     }
 
     /// This account as a check sees it.
-    pub fn in_account(&self) -> InAccount<'_, P::Iam, P::Eks> {
+    pub fn in_account(&self) -> InAccount<'_, P::Iam, P::Eks, P::Ec2> {
         InAccount {
             id: &self.id,
             own_role: self.own_role.as_deref(),
             iam: &self.iam,
             eks: &self.eks,
+            ec2: &self.ec2,
             index: &self.index,
         }
     }
@@ -259,6 +263,7 @@ impl<P: Ports> Accounts<P> {
             id: account.to_owned(),
             iam: connection.iam,
             eks: connection.eks,
+            ec2: connection.ec2,
             findings: connection.findings,
             own_role: Some(self.central.member_role_name().to_owned()),
             index: IndexCache::new(self.ttl),

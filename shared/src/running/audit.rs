@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::action::remediate;
+use crate::action::{remediate, swap};
 use crate::config::Config;
 use crate::discovery::addons::AddonFacts;
 use crate::ports::{IamRead, Ports};
@@ -153,15 +153,22 @@ fn event(name: &str) -> EventSummary {
     }
 }
 
+/// The swaps of a checked role with the commands that undo them, none undone.
+fn planned_swaps(mut report: Report) -> Report {
+    report.swaps.iter_mut().for_each(swap::plan);
+    swap::settle(&mut report);
+    report
+}
+
 /// The report of a checked role: what enforce would do when it has violations, and why the
 /// check stopped when it did (a transient failure included: an audit is not retried).
 fn judged(mut report: Report, verdict: Verdict) -> Report {
     match verdict {
-        Ok(None) => report,
+        Ok(None) => planned_swaps(report),
         Ok(Some(_)) => {
             report.actions = remediate::planned(&report.violations);
             report.outcome = Outcome::ViolationsFound;
-            report
+            planned_swaps(report)
         }
         Err(Stop::Outcome(outcome, reason)) => report.finish(outcome, reason),
         Err(stop @ Stop::Transient(..)) => {

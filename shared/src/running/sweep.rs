@@ -169,7 +169,9 @@ impl<P: Ports, R: Respond<P>> Sweep<'_, P, R> {
     async fn account(&self, account: &Guarded<P>, parent: &Report) -> AccountSweep {
         self.progress.discovering(&account.id);
         let config = self.check.config;
-        let found = match scan(&account.eks, &config.scan_regions, config.discovery_concurrency).await {
+        let in_account = account.in_account();
+        let sources = in_account.sources();
+        let found = match scan(&sources, &config.scan_regions, config.discovery_concurrency).await {
             Ok(found) => Arc::new(found),
             Err(e) => return AccountSweep::stopped(&account.id, Stop::from_aws("node-role discovery", e)),
         };
@@ -224,11 +226,18 @@ impl<P: Ports, R: Respond<P>> Sweep<'_, P, R> {
             );
         };
         let mut report = report;
-        let bindings = found.index.bindings(role_arn);
-        let known = Some((role_arn, bindings.clone()));
+        let known = found.index.facts(role_arn);
+        let bindings = known.bindings.clone();
         let verdict = self
             .check
-            .assess(&account.in_account(), &mut report, name, None, known, facts)
+            .assess(
+                &account.in_account(),
+                &mut report,
+                name,
+                None,
+                Some((role_arn, known)),
+                facts,
+            )
             .await;
         // an exempt role is still shown with what it backs
         if report.nodegroups.is_empty() {

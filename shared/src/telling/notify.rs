@@ -151,6 +151,7 @@ pub fn subject(report: &Report, guards: Guards) -> String {
         Outcome::PartiallyRemediated => "partially remediated",
         Outcome::RemediationFailed => "remediation failed",
         Outcome::SweepCompleted => "sweep completed",
+        Outcome::CredentialSwap => "CREDENTIAL SWAP",
         other => other.as_str(),
     };
     if let Some(role) = &report.role {
@@ -158,7 +159,10 @@ pub fn subject(report: &Report, guards: Guards) -> String {
             "eks-node-role-guard: {what}: {}",
             guards.account_prefix(report.account.as_deref())
         );
-        let after = format!(" ({} violation(s))", report.violations.len());
+        let after = match report.swaps.len() {
+            0 => format!(" ({} violation(s))", report.violations.len()),
+            n => format!(" ({} violation(s), {n} swap(s))", report.violations.len()),
+        };
         return subject_around(&before, &role.name, &after);
     }
     let totals = report.sweep_totals();

@@ -5,8 +5,10 @@
 use std::cmp::Reverse;
 use std::fmt::Write as _;
 
-use crate::types::{ActionKind, ActionResult, EventSummary, Migration, NodeBinding, Report, Usage, Violation};
-use crate::verdict::severity::{Severity, severity};
+use crate::types::{
+    ActionKind, ActionResult, CredentialSwap, EventSummary, Migration, NodeBinding, Report, SwapFix, Usage, Violation,
+};
+use crate::verdict::severity::{Severity, severity, worst};
 
 /// The readable message for people.
 pub fn text(report: &Report) -> String {
@@ -37,6 +39,16 @@ pub fn text(report: &Report) -> String {
         by(&report.event)
     );
     write_bindings(&mut out, &report.nodegroups);
+    if let Some(shared) = &report.shared {
+        let _ = writeln!(
+            out,
+            "Shared:  {} instance(s) that are not nodes run with this role: {} (through {})",
+            shared.instances.count,
+            shared.instances.describe(),
+            shared.profiles.join(", ")
+        );
+    }
+    write_swaps(&mut out, &report.swaps);
     write_violations(&mut out, report);
     write_actions(&mut out, report);
     if !report.kept.is_empty() {
@@ -146,7 +158,66 @@ fn write_bindings(out: &mut String, bindings: &[NodeBinding]) {
                 out,
                 "Backs:   {entry_type} access entry of cluster {cluster} in {region}"
             ),
+            NodeBinding::RunningInstances {
+                region,
+                cluster,
+                node_kind,
+                profile_arn,
+                instances,
+            } => writeln!(
+                out,
+                "Backs:   {} {} node(s) of cluster {cluster} in {region} ({}), through {profile_arn}",
+                instances.count,
+                node_kind.as_str(),
+                instances.describe()
+            ),
         };
+    }
+}
+
+/// Each credential swap: where, who runs with what instead of what, what was done, the commands.
+fn write_swaps(out: &mut String, swaps: &[CredentialSwap]) {
+    for swap in swaps {
+        let running = swap.running_role_arn.as_deref().unwrap_or("no role at all");
+        let _ = writeln!(
+            out,
+            "
+[CRITICAL] CREDENTIAL SWAP: {} instance(s) of managed node group {}/{} in {} ({}) run with {running}              through {}, not with the node group's role {}.",
+            swap.instances.count,
+            swap.cluster,
+            swap.nodegroup,
+            swap.region,
+            swap.instances.describe(),
+            swap.profile_arn,
+            swap.declared_role_arn
+        );
+        let fix = match &swap.fix {
+            SwapFix::ProfileRole { profile_name, .. } => format!("the node role put back into profile {profile_name}"),
+            SwapFix::Association { profile_arn, .. } => format!("the instances associated with {profile_arn} again"),
+            SwapFix::Manual { reason } => format!("left to a person: {reason}"),
+        };
+        let result = match &swap.result {
+            Some(ActionResult::Planned) | None => "not done (dry-run)".to_owned(),
+            Some(ActionResult::Done) => "done".to_owned(),
+            Some(ActionResult::AlreadyDone) => "already done".to_owned(),
+            Some(ActionResult::Failed { error, .. }) => format!("FAILED: {error}"),
+            Some(ActionResult::Skipped { .. }) => "not done".to_owned(),
+        };
+        let _ = writeln!(out, "  Fix: {fix}: {result}");
+        out.push_str(
+            "  Undo the swap:
+",
+        );
+        for command in &swap.undo_commands {
+            let _ = writeln!(out, "    {command}");
+        }
+        out.push_str(
+            "  Put it back as found:
+",
+        );
+        for command in &swap.reverse_commands {
+            let _ = writeln!(out, "    {command}");
+        }
     }
 }
 
@@ -229,7 +300,7 @@ fn write_roles(out: &mut String, report: &Report) {
         .roles
         .iter()
         .map(|r| {
-            let worst = r.violations.iter().map(severity).max();
+            let worst = worst(r);
             let name = r.role.as_ref().map(|r| r.name.as_str()).unwrap_or("?");
             let shown = match (&r.account, organization) {
                 (Some(account), true) => format!("{account}/{name}"),
@@ -245,6 +316,10 @@ fn write_roles(out: &mut String, report: &Report) {
         let excepted = match r.excepted.len() {
             0 => String::new(),
             n => format!(", {n} excepted"),
+        };
+        let excepted = match r.swaps.len() {
+            0 => excepted,
+            n => format!("{excepted}, {n} credential swap(s)"),
         };
         let _ = writeln!(
             out,

@@ -30,6 +30,11 @@ pub fn policy_name_from_arn(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// The name of an instance profile ARN (`...:instance-profile/<path/>name`): its last segment.
+pub fn profile_name_from_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 /// IAM role names are unique case-insensitively; compare them that way.
 pub fn same_role_name(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

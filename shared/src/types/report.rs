@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{
-    AccountLine, ErrorKind, Excepted, Exception, FindingsStatus, IndexSource, Kept, Migration, Mode, NodeBinding,
-    Totals, Violation,
+    AccountLine, CredentialSwap, ErrorKind, Excepted, Exception, FindingsStatus, IndexSource, Kept, Migration, Mode,
+    NodeBinding, SharedRole, Totals, Violation,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,6 +30,9 @@ pub enum Outcome {
     RemediationFailed,
     /// The role could not be checked (for example: access denied); see `reason`.
     Failed,
+    /// A managed node group's instances run with a role other than its `nodeRole` (see `swaps`),
+    /// and the swap is not undone: dry-run, or it could not be.
+    CredentialSwap,
     /// A sweep over every node role (see `roles`).
     SweepCompleted,
 }
@@ -46,6 +49,7 @@ impl Outcome {
             Outcome::PartiallyRemediated => "partially_remediated",
             Outcome::RemediationFailed => "remediation_failed",
             Outcome::Failed => "failed",
+            Outcome::CredentialSwap => "credential_swap",
             Outcome::SweepCompleted => "sweep_completed",
         }
     }
@@ -59,6 +63,7 @@ impl Outcome {
                 | Outcome::PartiallyRemediated
                 | Outcome::RemediationFailed
                 | Outcome::Failed
+                | Outcome::CredentialSwap
         )
     }
 }
@@ -158,6 +163,14 @@ pub struct Report {
     pub role: Option<RoleRef>,
     pub node_role: bool,
     pub nodegroups: Vec<NodeBinding>,
+    /// Instances of the node groups this role backs that run with another role, and what was
+    /// done about each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub swaps: Vec<CredentialSwap>,
+    /// Instances that are not nodes but run with this role: `SHARED_ROLES` says whether enforce
+    /// still acts on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedRole>,
     pub violations: Vec<Violation>,
     pub kept: Vec<Kept>,
     /// Violations kept by `EXCEPTIONS` until their date: never acted on, always shown.
@@ -219,6 +232,8 @@ impl Report {
             role: None,
             node_role: false,
             nodegroups: Vec::new(),
+            swaps: Vec::new(),
+            shared: None,
             violations: Vec::new(),
             kept: Vec::new(),
             excepted: Vec::new(),

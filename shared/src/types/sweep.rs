@@ -22,6 +22,16 @@ pub struct Totals {
     /// Exceptions that stopped applying today (their policies are among the violations).
     pub expired_exceptions: usize,
     pub actions: ActionTotals,
+    /// Managed node groups whose instances run with another role than their `nodeRole`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub credential_swaps: usize,
+    /// Of which undone.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub swaps_undone: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Actions over every role, by result.
@@ -47,6 +57,12 @@ impl Totals {
             totals.violations += role.violations.len();
             totals.excepted += role.excepted.len();
             totals.expired_exceptions += role.expired_exceptions.len();
+            totals.credential_swaps += role.swaps.len();
+            totals.swaps_undone += role
+                .swaps
+                .iter()
+                .filter(|s| matches!(s.result, Some(ActionResult::Done | ActionResult::AlreadyDone)))
+                .count();
             for action in &role.actions {
                 let count = match action.result {
                     ActionResult::Planned => &mut totals.actions.planned,
@@ -143,6 +159,12 @@ impl Report {
             totals.excepted,
             totals.actions.summary()
         );
+        if totals.credential_swaps > 0 {
+            summary.push_str(&format!(
+                "; {} CREDENTIAL SWAP(S), {} undone",
+                totals.credential_swaps, totals.swaps_undone
+            ));
+        }
         if totals.expired_exceptions > 0 {
             summary.push_str(&format!("; {} exception(s) expired today", totals.expired_exceptions));
         }

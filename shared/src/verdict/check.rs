@@ -8,9 +8,12 @@ use futures::future::try_join_all;
 
 use crate::config::Config;
 use crate::discovery::addons::AddonFacts;
-use crate::discovery::{IndexCache, addons};
-use crate::ports::{Eks, IamRead};
-use crate::types::{AwsError, InlinePolicy, NodeBinding, Outcome, Report, RoleRef, RoleState, arn};
+use crate::discovery::{IndexCache, Sources, addons, quick};
+use crate::ports::{Ec2Read, Eks, IamRead};
+use crate::types::{
+    AwsError, IndexSource, InlinePolicy, KnownAddon, NodeBinding, NodeFacts, Outcome, Report, Role, RoleRef, RoleState,
+    Violation, addon, arn,
+};
 use crate::verdict::migration;
 use crate::verdict::policy;
 use crate::verdict::policy::NodeTrust;
@@ -22,14 +25,26 @@ pub enum Stop {
     Transient(String, AwsError),
 }
 
-/// The account a role is checked in, as a check sees it: read-only IAM, EKS, the node-role
-/// index, and the role these credentials act as (never modified).
-pub struct InAccount<'a, I, E> {
+/// The account a role is checked in, as a check sees it: read-only IAM, EKS and EC2, the
+/// node-role index, and the role these credentials act as (never modified).
+pub struct InAccount<'a, I, E, C> {
     pub id: &'a str,
     pub own_role: Option<&'a str>,
     pub iam: &'a I,
     pub eks: &'a E,
+    pub ec2: &'a C,
     pub index: &'a IndexCache,
+}
+
+impl<I, E, C> InAccount<'_, I, E, C> {
+    /// What discovery reads in this account.
+    pub fn sources(&self) -> Sources<'_, I, E, C> {
+        Sources {
+            iam: self.iam,
+            eks: self.eks,
+            ec2: self.ec2,
+        }
+    }
 }
 
 /// The rules a check applies: the configuration, and which account is the home one.
@@ -45,13 +60,13 @@ impl Check<'_> {
     /// what of that is allowed. `Some(state)` when there are violations to act on; `None` when
     /// the role is compliant (`report.outcome` says so). `known` skips discovery (the sweep
     /// already has the index).
-    pub async fn assess<I: IamRead, E: Eks>(
+    pub async fn assess<I: IamRead, E: Eks, C: Ec2Read>(
         &self,
-        acct: &InAccount<'_, I, E>,
+        acct: &InAccount<'_, I, E, C>,
         report: &mut Report,
         role_name: &str,
         confirmed: Option<NodeBinding>,
-        known: Option<(&str, Vec<NodeBinding>)>,
+        known: Option<(&str, NodeFacts)>,
         addon_facts: &AddonFacts,
     ) -> Result<Option<RoleState>, Stop> {
         report.role = Some(RoleRef {
@@ -62,8 +77,8 @@ impl Check<'_> {
             return Err(Stop::Outcome(Outcome::Exempt, reason));
         }
 
-        let (role_arn, bindings) = match known {
-            Some((arn, bindings)) => (arn.to_owned(), bindings),
+        let (role, facts) = match known {
+            Some((arn, facts)) => (None, (arn.to_owned(), facts)),
             None => {
                 let role = match acct.iam.role(role_name).await {
                     Ok(Some(role)) => role,
@@ -90,25 +105,26 @@ impl Check<'_> {
                             .to_owned(),
                     ));
                 }
-                let mut bindings = match self
-                    .discover(acct.index, acct.eks, report, &role.arn, &role.trust_policy)
-                    .await
-                {
-                    Ok(bindings) => bindings,
+                // a node group just created needs every binding; anything else may be quick
+                let quick = confirmed.is_none();
+                let mut facts = match self.discover(acct, report, &role, quick).await {
+                    Ok(facts) => facts,
                     Err(e) => return Err(Stop::from_aws("node-role discovery", e)),
                 };
-                if let Some(binding) = confirmed.filter(|b| !bindings.contains(b)) {
-                    bindings.push(binding);
+                if let Some(binding) = confirmed.filter(|b| !facts.bindings.contains(b)) {
+                    facts.bindings.push(binding);
                 }
-                (role.arn, bindings)
+                let arn = role.arn.clone();
+                (Some(role), (arn, facts))
             }
         };
-        report.nodegroups = bindings;
+        let (role_arn, facts) = facts;
+        set_facts(report, facts);
         if report.nodegroups.is_empty() {
             return Err(Stop::Outcome(
                 Outcome::NotNodeRole,
                 format!(
-                    "backs no managed node group or node access entry in {}",
+                    "backs no managed node group, node access entry or running node in {}",
                     self.config.scan_regions.join(", ")
                 ),
             ));
@@ -127,8 +143,19 @@ impl Check<'_> {
         };
         let allowlist = Allowlist::from_config(self.config, self.today);
         let to_check = allowlist.addons_to_check(&state);
-        let needs = addons::needs(acct.eks, addon_facts, &to_check, &report.nodegroups).await;
-        let evaluation = allowlist.evaluate(&state, &needs);
+        let mut needs = addons::needs(acct.eks, addon_facts, &to_check, &report.nodegroups).await;
+        let mut evaluation = allowlist.evaluate(&state, &needs);
+        let quick = report.index == Some(IndexSource::Instances);
+        if let Some(role) = role.filter(|_| quick && removes_addon_policy(&evaluation.violations, &to_check, &state)) {
+            // an add-on's policy goes only when no cluster the role serves needs it, and the
+            // quick answer knows only the clusters its instances run in: ask the full scan
+            match self.discover(acct, report, &role, false).await {
+                Ok(facts) => set_facts(report, facts),
+                Err(e) => return Err(Stop::from_aws("node-role discovery", e)),
+            }
+            needs = addons::needs(acct.eks, addon_facts, &to_check, &report.nodegroups).await;
+            evaluation = allowlist.evaluate(&state, &needs);
+        }
         report.migrations = migration::plan(&state.arn, &evaluation, &report.nodegroups);
         report.kept = evaluation.kept;
         report.violations = evaluation.violations;
@@ -159,28 +186,56 @@ impl Check<'_> {
             .map(|exempt| format!("exempt by EXEMPT_ROLES ({exempt})"))
     }
 
-    /// Node bindings of `role_arn` from the (cached) index.
-    async fn discover<E: Eks>(
+    /// What discovery knows of `role`: with a cold index and `quick`, the instances that run
+    /// with it when they make it a node role ([`quick`]); otherwise the (cached) full scan.
+    async fn discover<I: IamRead, E: Eks, C: Ec2Read>(
         &self,
-        index: &IndexCache,
-        eks: &E,
+        acct: &InAccount<'_, I, E, C>,
         report: &mut Report,
-        role_arn: &str,
-        trust_policy: &str,
-    ) -> Result<Vec<NodeBinding>, AwsError> {
-        let (scan, source) = index
-            .get(eks, &self.config.scan_regions, self.config.discovery_concurrency)
-            .await?;
+        role: &Role,
+        quick: bool,
+    ) -> Result<NodeFacts, AwsError> {
+        let sources = acct.sources();
+        let (regions, concurrency) = (&self.config.scan_regions, self.config.discovery_concurrency);
+        if quick && acct.index.fresh().await.is_none() {
+            match quick::from_instances(&sources, regions, concurrency, &role.name, &role.arn).await {
+                Ok(Some(facts)) => {
+                    report.index = Some(IndexSource::Instances);
+                    return Ok(facts);
+                }
+                Ok(None) => {}
+                // EC2 or the profile listing refused: the full scan still answers
+                Err(e) if !e.is_transient() => tracing::debug!(error = %e, "no quick answer; scanning"),
+                Err(e) => return Err(e),
+            }
+        }
+        let (scan, source) = acct.index.get(&sources, regions, concurrency).await?;
         report.index = Some(source);
         report.warnings.extend(scan.skipped.iter().cloned());
-        let bindings = scan.index.bindings(role_arn);
-        if bindings.is_empty() && policy::node_trust(trust_policy) == Some(NodeTrust::Hybrid) {
+        let facts = scan.index.facts(&role.arn);
+        if facts.bindings.is_empty() && policy::node_trust(&role.trust_policy) == Some(NodeTrust::Hybrid) {
             report
                 .warnings
                 .push("hybrid-node trust but no HYBRID_LINUX access entry found for this role".to_owned());
         }
-        Ok(bindings)
+        Ok(facts)
     }
+}
+
+/// Whether `violations` would remove the policy of an add-on whose need was checked.
+fn removes_addon_policy(violations: &[Violation], checked: &[&'static KnownAddon], role: &RoleState) -> bool {
+    violations.iter().any(|v| match v {
+        Violation::ManagedPolicy { policy_arn, .. } => addon::by_policy_arn(role.partition(), policy_arn)
+            .is_some_and(|found| checked.iter().any(|a| a.name == found.name)),
+        Violation::InlinePolicy { .. } => false,
+    })
+}
+
+/// What discovery knows of the role, into its report.
+fn set_facts(report: &mut Report, facts: NodeFacts) {
+    report.nodegroups = facts.bindings;
+    report.swaps = facts.swaps;
+    report.shared = facts.shared;
 }
 
 impl Stop {

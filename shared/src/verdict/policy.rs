@@ -1,6 +1,8 @@
 //! Policy documents: URL decoding, trust-policy inspection, restore commands.
 
 use crate::types::decode_document;
+/// Commands quote every value (the one implementation is on the floor).
+pub use crate::types::shell_quote;
 use serde_json::Value;
 
 /// Who can assume a role that backs nodes.
@@ -90,11 +92,6 @@ pub fn delete_inline_command(role_name: &str, policy_name: &str) -> String {
         shell_quote(role_name),
         shell_quote(policy_name)
     )
-}
-
-/// POSIX single-quoting: safe for any text.
-pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::types::Violation;
+use crate::types::{Report, Violation};
 use crate::verdict::policy;
 
 /// How serious a violation is: decided by the policy alone.
@@ -23,6 +23,13 @@ impl Severity {
             Severity::Critical => "CRITICAL",
         }
     }
+}
+
+/// The worst of a role's report: CRITICAL when its nodes run with swapped credentials, else
+/// its worst violation; `None` when it has neither.
+pub fn worst(report: &Report) -> Option<Severity> {
+    let swapped = (!report.swaps.is_empty()).then_some(Severity::Critical);
+    report.violations.iter().map(severity).max().max(swapped)
 }
 
 /// CRITICAL for administrator access or `"*"` actions, HIGH for other wildcards or IAM writes

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::*;
-use crate::ports::fakes::{FakeEks, FakeIam, FakeNotifier};
+use crate::ports::fakes::{FakeEc2, FakeEks, FakeIam, FakeNotifier};
 use crate::ports::{Connection, NoFindings, NoTrails};
 use crate::types::{AwsResult, ErrorKind};
 
@@ -13,6 +13,7 @@ struct CountingSet;
 impl Ports for CountingSet {
     type Iam = FakeIam;
     type Eks = FakeEks;
+    type Ec2 = FakeEc2;
     type Findings = NoFindings;
     type Notifier = FakeNotifier;
     type Trails = NoTrails;
@@ -57,6 +58,7 @@ impl Members<CountingSet> for Counting {
         Ok(Connection {
             iam: FakeIam::default(),
             eks: FakeEks::default(),
+            ec2: FakeEc2::default(),
             findings: NoFindings,
             expires: SystemTime::now() + self.lifetime,
         })

@@ -12,7 +12,7 @@ use crate::event;
 use crate::event::{Event, NotAnEvent, Trigger};
 use crate::invocation::deadline::Budget;
 use crate::invocation::{deadline, tally};
-use crate::ports::{Adapters, Eks, Iam, Ports, Trails};
+use crate::ports::{Adapters, Ec2, Eks, Iam, Ports, Trails};
 use crate::running::accounts::{Accounts, EnterError, Guarded};
 use crate::running::sweep::{NoProgress, Sweep};
 use crate::telling::emf::MetricSink;
@@ -98,6 +98,7 @@ impl Handled {
 impl<P: Ports> Remediator<P>
 where
     P::Iam: Iam,
+    P::Ec2: Ec2,
 {
     /// The remediator over `adapters`; with `MEMBER_ROLE_NAME` it also guards the member
     /// accounts `config.central` names (organization mode).
@@ -107,6 +108,7 @@ where
             identity.own_role.clone(),
             adapters.iam,
             adapters.eks,
+            adapters.ec2,
             adapters.findings,
             config.index_ttl,
         );
@@ -350,8 +352,11 @@ where
             )
             .await;
         match verdict {
-            Ok(None) => {}
-            Ok(Some(state)) => self.act(acct, &mut report, &state).await,
+            Ok(None) => self.undo_swaps(acct, &mut report).await,
+            Ok(Some(state)) => {
+                self.act(acct, &mut report, &state).await;
+                self.undo_swaps(acct, &mut report).await;
+            }
             Err(stop) => return self.stopped(report, stop).await,
         }
         if self.config.security_hub && report.node_role {

@@ -6,20 +6,37 @@ use tracing::error;
 
 use super::Remediator;
 use crate::action::remediate::{self, KeepBackup};
-use crate::ports::{Findings, Iam, Notifier, Ports};
+use crate::action::swap;
+use crate::ports::{Ec2, Findings, Iam, Notifier, Ports};
 use crate::running::accounts::Guarded;
 use crate::running::sweep::{Respond, Transient, Verdict};
 use crate::telling::{findings, notify};
-use crate::types::{AwsError, ErrorKind, FindingsStatus, InlineBackup, NotificationStatus, Outcome, Report, RoleState};
+use crate::types::{
+    ActionResult, AwsError, ErrorKind, FindingsStatus, InlineBackup, Mode, NotificationStatus, Outcome, Report,
+    RoleState,
+};
 use crate::verdict::check::Stop;
 
 impl<P: Ports> Remediator<P>
 where
     P::Iam: Iam,
+    P::Ec2: Ec2,
 {
     /// Acts on a judged role's violations per mode; inline policies are backed up to the topic
     /// before they are deleted.
     pub(super) async fn act(&self, acct: &Guarded<P>, report: &mut Report, state: &RoleState) {
+        if let Some(reason) = self.left_shared(report) {
+            report.actions = remediate::planned(&report.violations)
+                .into_iter()
+                .map(|mut action| {
+                    action.result = ActionResult::Skipped { reason: reason.clone() };
+                    action
+                })
+                .collect();
+            report.outcome = Outcome::ViolationsFound;
+            report.reason = Some(reason);
+            return;
+        }
         let backups = BackupToTopic {
             notifier: &self.notifier,
             context: notify::BackupContext {
@@ -34,6 +51,26 @@ where
         report.outcome = remediation.outcome(self.config.mode);
         report.actions = remediation.actions;
         report.deleted_inline_policies = remediation.backups;
+    }
+
+    /// Why enforce leaves a shared role's policies alone (`SHARED_ROLES=leave`), if it does.
+    fn left_shared(&self, report: &Report) -> Option<String> {
+        let shared = report.shared.as_ref()?;
+        (self.config.mode == Mode::Enforce && !self.config.remediate_shared_roles).then(|| {
+            format!(
+                "instances that are not nodes run with this role ({}): SHARED_ROLES=leave keeps its policies",
+                shared.instances.describe()
+            )
+        })
+    }
+
+    /// Puts swapped credentials back per mode (the commands always), and settles the outcome.
+    pub(super) async fn undo_swaps(&self, acct: &Guarded<P>, report: &mut Report) {
+        if report.swaps.is_empty() {
+            return;
+        }
+        swap::undo(&acct.iam, &acct.ec2, self.config.mode, &mut report.swaps).await;
+        swap::settle(report);
     }
 
     /// Whose accounts this deployment guards: organization mode names each account in subjects.
@@ -85,12 +122,17 @@ where
 impl<P: Ports> Respond<P> for Remediator<P>
 where
     P::Iam: Iam,
+    P::Ec2: Ec2,
 {
     async fn role(&self, account: &Guarded<P>, mut report: Report, verdict: Verdict) -> (Report, Option<Transient>) {
         let mut report = match verdict {
-            Ok(None) => report,
+            Ok(None) => {
+                self.undo_swaps(account, &mut report).await;
+                report
+            }
             Ok(Some(state)) => {
                 self.act(account, &mut report, &state).await;
+                self.undo_swaps(account, &mut report).await;
                 report
             }
             Err(Stop::Outcome(outcome, reason)) => report.finish(outcome, reason),
@@ -126,13 +168,24 @@ impl<N: Notifier> KeepBackup for BackupToTopic<'_, N> {
 }
 
 pub(super) fn transient_action(report: &Report) -> Option<(String, AwsError)> {
-    report.actions.iter().find_map(|a| match &a.result {
-        crate::types::ActionResult::Failed {
+    let actions = report
+        .actions
+        .iter()
+        .map(|a| (format!("remediating {}", a.policy_name), &a.result));
+    let swaps = report.swaps.iter().filter_map(|s| {
+        let what = format!(
+            "undoing the credential swap of node group {}/{}",
+            s.cluster, s.nodegroup
+        );
+        s.result.as_ref().map(|result| (what, result))
+    });
+    actions.chain(swaps).find_map(|(what, result)| match result {
+        ActionResult::Failed {
             error_kind: ErrorKind::Transient,
             error_code,
             error,
         } => Some((
-            format!("remediating {}", a.policy_name),
+            what,
             AwsError {
                 operation: "remediation",
                 kind: ErrorKind::Transient,

@@ -1,9 +1,11 @@
-//! AWS Security Hub (CSPM) findings: one per violation (role × policy), with a deterministic `Id`
+//! AWS Security Hub (CSPM) findings: one per violation (role × policy) and one per credential
+//! swap ([`swap`]), with a deterministic `Id`
 //! so duplicate and concurrent deliveries update one finding. The provider owns the lifecycle
 //! through `RecordState`: ACTIVE / FAILED while the policy is on the role, ARCHIVED / PASSED once
 //! it is gone. Building findings from a Report is pure and lives here; [`sync_role`] and
 //! [`sync_sweep`] ([`sync`]) import them through the [`Findings`](crate::ports::Findings) port.
 
+mod swap;
 mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +16,7 @@ use crate::types::{ActionResult, Finding, OpenFinding, PRODUCT_NAME, Report, Vio
 use crate::verdict::policy;
 use crate::verdict::severity::severity;
 
+pub use swap::swap_finding_id;
 pub use sync::{sync_role, sync_sweep};
 
 const TYPE: &str = "Software and Configuration Checks/AWS Security Best Practices";
@@ -182,6 +185,13 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
             product_fields: fields,
         });
     }
+    findings.extend(swap::swap_findings(
+        report,
+        scope,
+        open,
+        (role_name, role_arn),
+        &clusters,
+    ));
     let current: BTreeSet<&str> = findings.iter().map(|f| f.id.as_str()).collect();
     let gone: Vec<&OpenFinding> = open
         .iter()

@@ -119,6 +119,7 @@ async fn a_guard_that_cannot_search_any_region_says_so_for_events_sweeps_and_the
     let guard = guard_with(
         Adapters {
             eks: eks.clone(),
+            ec2: FakeEc2::default(),
             ..adapters(iam.clone(), Vec::new())
         },
         &[],
@@ -150,6 +151,7 @@ async fn a_guard_that_cannot_search_any_region_says_so_for_events_sweeps_and_the
             None,
             iam,
             eks,
+            FakeEc2::default(),
             FakeFindings::default(),
             std::time::Duration::ZERO,
         ),

@@ -12,6 +12,7 @@ mod addons;
 mod discovery;
 mod documented;
 mod faults;
+mod instances;
 mod organization;
 mod sweep;
 mod telling;
@@ -19,7 +20,7 @@ mod trust;
 use crate::discovery::Scan;
 use crate::ports::Adapters;
 use crate::ports::fakes::*;
-use crate::types::IndexSource;
+use crate::types::{ActionResult, IndexSource};
 use crate::types::{AddonCredentials, ErrorKind, Notification};
 
 const ADMIN: &str = "AdministratorAccess";
@@ -58,6 +59,7 @@ fn adapters(iam: FakeIam, clusters: Vec<FakeCluster>) -> Adapters<Fakes> {
     Adapters {
         iam,
         eks: FakeEks::new(clusters),
+        ec2: FakeEc2::default(),
         findings: FakeFindings::default(),
         notifier: FakeNotifier::default(),
         trails: FakeTrails::default(),

@@ -22,6 +22,7 @@ fn central(accounts: &str, members: FakeMembers) -> (Central, FakeIam) {
     let remediator = guard_with(
         Adapters {
             eks: home_eks,
+            ec2: FakeEc2::default(),
             members,
             ..adapters(home_iam.clone(), Vec::new())
         },

@@ -150,7 +150,7 @@ async fn a_sweep_without_a_logging_trail_says_first_that_the_guard_is_blind() {
 }
 
 /// The readable text of a notification.
-fn text_of(notification: &Notification) -> String {
+pub(super) fn text_of(notification: &Notification) -> String {
     let body: Value = serde_json::from_str(&notification.message).expect("json");
     body["default"].as_str().expect("text").to_owned()
 }
@@ -331,6 +331,7 @@ async fn a_sweep_summary_counts_the_same_in_its_subject_text_report_and_metrics(
             planned: 3,
             ..ActionTotals::default()
         },
+        ..Totals::default()
     };
     assert_eq!(report.totals, Some(totals), "{:?}", report.roles);
     // ... and the subject, the text, the machine part and the metrics all say the same

@@ -7,9 +7,12 @@ use std::sync::{Arc, Mutex};
 use crate::invocation::tally;
 use crate::ports::{Eks, Iam, IamRead, Notifier};
 use crate::types::{
-    AccessEntry, AddonCredentials, AttachedPolicy, AwsError, AwsResult, Change, ErrorKind, KnownAddon, Nodegroup,
-    Notification, Role, VPC_CNI,
+    AccessEntry, AddonCredentials, AttachedPolicy, AwsError, AwsResult, Change, ErrorKind, InstanceProfile, KnownAddon,
+    Nodegroup, Notification, Role, VPC_CNI,
 };
+
+mod ec2;
+pub use ec2::{FakeEc2, FakeInstance};
 
 pub const EC2_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}]}"#;
 pub const SSM_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ssm.amazonaws.com"}}]}"#;
@@ -36,6 +39,8 @@ pub struct FakeRole {
 #[derive(Default, Clone)]
 pub struct FakeIam {
     pub roles: Arc<Mutex<HashMap<String, FakeRole>>>,
+    /// Instance profile name -> the role names it holds.
+    pub profiles: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
     pub failures: Arc<Mutex<HashMap<(&'static str, String), AwsError>>>,
     pub writes: Arc<Mutex<Vec<String>>>,
 }
@@ -140,6 +145,56 @@ impl IamRead for FakeIam {
             .get(role)
             .and_then(|r| r.inline.get(policy).cloned()))
     }
+
+    async fn instance_profiles(&self) -> AwsResult<Vec<InstanceProfile>> {
+        self.check("ListInstanceProfiles", "*")?;
+        let profiles = self.profiles.lock().expect("lock");
+        Ok(profiles.iter().map(|(name, roles)| profile(name, roles)).collect())
+    }
+
+    async fn instance_profiles_for_role(&self, role: &str) -> AwsResult<Vec<InstanceProfile>> {
+        self.check("ListInstanceProfilesForRole", role)?;
+        let profiles = self.profiles.lock().expect("lock");
+        Ok(profiles
+            .iter()
+            .filter(|(_, roles)| roles.iter().any(|r| r == role))
+            .map(|(name, roles)| profile(name, roles))
+            .collect())
+    }
+}
+
+/// The ARN of the fake account's instance profile `name`.
+pub fn profile_arn(name: &str) -> String {
+    format!("arn:aws:iam::123456789012:instance-profile/{name}")
+}
+
+fn profile(name: &str, roles: &[String]) -> InstanceProfile {
+    InstanceProfile {
+        name: name.to_owned(),
+        arn: profile_arn(name),
+        roles: roles.iter().map(|r| role_arn(r)).collect(),
+    }
+}
+
+impl FakeIam {
+    /// An instance profile holding `role` (none when `None`).
+    pub fn with_profile(self, name: &str, role: Option<&str>) -> Self {
+        self.profiles
+            .lock()
+            .expect("lock")
+            .insert(name.to_owned(), role.map(str::to_owned).into_iter().collect());
+        self
+    }
+
+    /// The role names `profile` holds now.
+    pub fn profile_roles(&self, profile: &str) -> Vec<String> {
+        self.profiles
+            .lock()
+            .expect("lock")
+            .get(profile)
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 impl Iam for FakeIam {
@@ -160,6 +215,49 @@ impl Iam for FakeIam {
         } else {
             Change::AlreadyDone
         })
+    }
+
+    async fn remove_role_from_profile(&self, profile: &str, role: &str) -> AwsResult<Change> {
+        self.check("RemoveRoleFromInstanceProfile", profile)?;
+        self.writes
+            .lock()
+            .expect("lock")
+            .push(format!("remove-role {profile} {role}"));
+        let mut profiles = self.profiles.lock().expect("lock");
+        let roles = profiles
+            .get_mut(profile)
+            .ok_or_else(|| Self::no_such_entity("iam:RemoveRoleFromInstanceProfile"))?;
+        let before = roles.len();
+        roles.retain(|r| r != role);
+        Ok(if roles.len() < before {
+            Change::Done
+        } else {
+            Change::AlreadyDone
+        })
+    }
+
+    async fn add_role_to_profile(&self, profile: &str, role: &str) -> AwsResult<Change> {
+        self.check("AddRoleToInstanceProfile", profile)?;
+        self.writes
+            .lock()
+            .expect("lock")
+            .push(format!("add-role {profile} {role}"));
+        let mut profiles = self.profiles.lock().expect("lock");
+        let roles = profiles
+            .get_mut(profile)
+            .ok_or_else(|| Self::no_such_entity("iam:AddRoleToInstanceProfile"))?;
+        if roles.iter().any(|r| r == role) {
+            return Ok(Change::AlreadyDone);
+        }
+        if !roles.is_empty() {
+            return Err(error(
+                "iam:AddRoleToInstanceProfile",
+                ErrorKind::Rejected,
+                "LimitExceeded",
+            ));
+        }
+        roles.push(role.to_owned());
+        Ok(Change::Done)
     }
 
     async fn delete_inline(&self, role: &str, policy: &str) -> AwsResult<Change> {
@@ -458,6 +556,7 @@ impl crate::ports::Members<Fakes> for FakeMembers {
             Some(Ok((iam, eks))) => Ok(crate::ports::Connection {
                 iam: iam.clone(),
                 eks: eks.clone(),
+                ec2: FakeEc2::default(),
                 findings: FakeFindings::default(),
                 expires: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
             }),
@@ -473,6 +572,7 @@ pub struct Fakes;
 impl crate::ports::Ports for Fakes {
     type Iam = FakeIam;
     type Eks = FakeEks;
+    type Ec2 = FakeEc2;
     type Findings = FakeFindings;
     type Notifier = FakeNotifier;
     type Trails = FakeTrails;

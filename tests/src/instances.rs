@@ -1,0 +1,151 @@
+//! Seeding and inspecting EC2 instances and IAM instance profiles in the emulated account:
+//! nodes as they run, with the tags each kind of node carries.
+
+use anyhow::{Context, Result};
+use aws_config::Region;
+use aws_sdk_ec2::types::{IamInstanceProfileSpecification, InstanceType, ResourceType, Tag, TagSpecification};
+
+use crate::account::Account;
+
+/// An AMI the emulator knows.
+const AMI: &str = "ami-12c6146b";
+
+/// Tags of a managed node group's instances (`eks:cluster-name`, `eks:nodegroup-name`).
+pub fn managed_node_tags(cluster: &str, nodegroup: &str) -> Vec<(String, String)> {
+    vec![
+        ("eks:cluster-name".to_owned(), cluster.to_owned()),
+        ("eks:nodegroup-name".to_owned(), nodegroup.to_owned()),
+        (format!("kubernetes.io/cluster/{cluster}"), "owned".to_owned()),
+    ]
+}
+
+/// Tags of a self-managed node (`kubernetes.io/cluster/<name>` = `owned`).
+pub fn self_managed_tags(cluster: &str) -> Vec<(String, String)> {
+    vec![(format!("kubernetes.io/cluster/{cluster}"), "owned".to_owned())]
+}
+
+impl Account {
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+
+    /// An instance profile holding `role` (none when `None`); returns its ARN.
+    pub async fn instance_profile(&self, name: &str, role: Option<&str>) -> Result<String> {
+        let out = self
+            .iam
+            .create_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await?;
+        if let Some(role) = role {
+            self.iam
+                .add_role_to_instance_profile()
+                .instance_profile_name(name)
+                .role_name(role)
+                .send()
+                .await?;
+        }
+        Ok(out.instance_profile.map(|p| p.arn).unwrap_or_default())
+    }
+
+    /// The role names `profile` holds.
+    pub async fn profile_roles(&self, profile: &str) -> Result<Vec<String>> {
+        let out = self
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(profile)
+            .send()
+            .await?;
+        let profile = out.instance_profile.context("instance profile")?;
+        Ok(profile.roles.into_iter().map(|r| r.role_name).collect())
+    }
+
+    /// `count` running instances in `region` with `profile` (by ARN) and `tags`; returns their ids.
+    pub async fn run_instances(
+        &self,
+        region: &str,
+        count: i32,
+        profile: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<Vec<String>> {
+        let mut tagged = TagSpecification::builder().resource_type(ResourceType::Instance);
+        for (key, value) in tags {
+            tagged = tagged.tags(Tag::builder().key(key).value(value).build());
+        }
+        let mut run = self
+            .ec2(region)
+            .run_instances()
+            .image_id(AMI)
+            .instance_type(InstanceType::T3Medium)
+            .min_count(count)
+            .max_count(count);
+        if !tags.is_empty() {
+            run = run.tag_specifications(tagged.build());
+        }
+        if let Some(arn) = profile {
+            run = run.iam_instance_profile(IamInstanceProfileSpecification::builder().arn(arn).build());
+        }
+        let out = run.send().await?;
+        Ok(out
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
+    }
+
+    /// The profile ARN `instance`'s current association names, and the association's id.
+    pub async fn association(&self, region: &str, instance: &str) -> Result<Option<(String, String)>> {
+        let out = self
+            .ec2(region)
+            .describe_iam_instance_profile_associations()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-id")
+                    .values(instance)
+                    .build(),
+            )
+            .send()
+            .await?;
+        Ok(out.iam_instance_profile_associations().iter().find_map(|a| {
+            let current = matches!(a.state().map(|s| s.as_str()), Some("associated" | "associating"));
+            let arn = a.iam_instance_profile()?.arn()?.to_owned();
+            current.then(|| (arn, a.association_id().unwrap_or_default().to_owned()))
+        }))
+    }
+
+    /// Replaces `instance`'s profile association with `profile_arn` (what an attacker does).
+    pub async fn replace_profile(&self, region: &str, instance: &str, profile_arn: &str) -> Result<()> {
+        let (_, association) = self
+            .association(region, instance)
+            .await?
+            .context("the instance has a profile association")?;
+        self.ec2(region)
+            .replace_iam_instance_profile_association()
+            .association_id(association)
+            .iam_instance_profile(IamInstanceProfileSpecification::builder().arn(profile_arn).build())
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Swaps the role inside `profile`: `from` out, `to` in (what an attacker does).
+    pub async fn swap_profile_role(&self, profile: &str, from: &str, to: &str) -> Result<()> {
+        self.iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(from)
+            .send()
+            .await?;
+        self.iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(to)
+            .send()
+            .await?;
+        Ok(())
+    }
+}
