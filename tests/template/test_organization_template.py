@@ -25,9 +25,13 @@ from cfnlint.decode import cfn_yaml
 
 import test_template
 from test_template import (
+    ACCOUNT_ROLES,
     ADAPTERS_DIR,
     EVENTS_DIR,
+    POLICY_WRITES,
     SDK_CALL,
+    SWAP_WRITES,
+    TO_EC2_ONLY,
     VENV_BIN,
     as_list,
     iam_actions_by_service,
@@ -37,9 +41,12 @@ from test_template import (
     pascal,
     resolve,
     role_statements,
+    roles,
     start_moto,
     stop_moto,
     sub_text,
+    with_required_permissions,
+    write_gates,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,12 +158,16 @@ class MemberTemplate(unittest.TestCase):
         self.assertEqual(self.resources["MemberRole"]["Properties"]["MaxSessionDuration"], 3600)
 
     def test_member_role_may_do_what_the_adapters_do_in_a_member_and_nothing_else(self):
-        # Given the IAM, EKS and Security Hub calls the adapters make (a member's notifications
-        # go out with the central credentials, and the blind check reads only the central trails)
+        # Given the IAM, EKS, EC2 and Security Hub calls the adapters make (a member's
+        # notifications go out with the central credentials, and the blind check reads only the
+        # central trails), with the permissions they require (iam:PassRole)
         called, unknown = operations_called_by_adapters()
         self.assertFalse(unknown)
-        in_member = {op for op in called if op.split(":")[0] in ("iam", "eks", "securityhub")}
+        in_member = with_required_permissions(
+            op for op in called if op.split(":")[0] in ("iam", "eks", "ec2", "securityhub")
+        )
         self.assertTrue(any(op.startswith("iam:") for op in in_member))
+        self.assertTrue(any(op.startswith("ec2:") for op in in_member))
         granted = set()
         for statement in role_statements(self.template, "MemberRole"):
             if statement["Effect"] == "Allow":
@@ -164,18 +175,41 @@ class MemberTemplate(unittest.TestCase):
         # Then the role grants exactly those
         self.assertEqual(normalised(granted), normalised(in_member))
 
-    def test_member_role_grants_what_the_function_role_grants_for_iam_and_eks(self):
+    def test_member_role_grants_what_the_function_role_grants_for_iam_eks_and_ec2(self):
+        # (action, resource, condition): the same scopes, and PassRole to EC2 only in both
         def scoped(statements):
             return {
-                (action, sub_text(statement["Resource"]) if not isinstance(statement["Resource"], list) else None)
+                (
+                    action,
+                    sub_text(statement["Resource"]) if not isinstance(statement["Resource"], list) else None,
+                    json.dumps(statement.get("Condition"), sort_keys=True),
+                )
                 for statement in statements
                 for action in as_list(statement["Action"])
-                if action.split(":")[0] in ("iam", "eks") and statement["Effect"] == "Allow"
+                if action.split(":")[0] in ("iam", "eks", "ec2") and statement["Effect"] == "Allow"
             }
 
         member = scoped(role_statements(self.template, "MemberRole"))
         central = scoped(role_statements(load_template(), "RemediatorRole"))
         self.assertEqual(member, central)
+        self.assertIn(("iam:PassRole", ACCOUNT_ROLES, json.dumps(TO_EC2_ONLY, sort_keys=True)), member)
+        self.assertLessEqual(SWAP_WRITES, {action for action, _, _ in member})
+
+    def test_swap_writes_exist_exactly_where_the_policy_writes_do(self):
+        # Given every role of member.yaml: the member role has the policy writes, so it has the
+        # swap writes, in the same policy under the same condition; the events role has neither
+        with_writes = []
+        for logical_id in roles(self.template):
+            with self.subTest(role=logical_id):
+                policy = write_gates(self.template, logical_id, POLICY_WRITES)
+                swap = write_gates(self.template, logical_id, SWAP_WRITES)
+                self.assertEqual(set(swap), SWAP_WRITES if policy else set())
+                gates = set().union(*policy.values()) if policy else set()
+                for action, gate in swap.items():
+                    self.assertEqual(gate, gates, action)
+                if policy:
+                    with_writes.append(logical_id)
+        self.assertEqual(with_writes, ["MemberRole"])
 
     def test_member_role_is_denied_every_change_to_itself(self):
         (deny,) = [s for s in role_statements(self.template, "MemberRole") if s["Effect"] == "Deny"]
@@ -183,6 +217,8 @@ class MemberTemplate(unittest.TestCase):
         self.assertTrue(
             {"iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy"} <= set(deny["Action"])
         )
+        # nor may the guard hand the member role to an instance
+        self.assertIn("iam:PassRole", deny["Action"])
 
     def test_rules_send_the_main_patterns_to_the_central_bus_only_with_a_role(self):
         for rule, main_rule in (

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import emulator  # noqa: E402  (scripts/emulator.py: the one start-up of the local emulator)
 
 TEMPLATE_PATH = ROOT / "template.yaml"
+AUDITOR_POLICY = ROOT / "docs" / "auditor-policy.json"
 EVENTS_DIR = ROOT / "events"
 ADAPTERS_DIR = ROOT / "shared" / "src" / "aws"
 CORE_SRC = ROOT / "shared" / "src"
@@ -43,7 +44,17 @@ ALARMS = ("FunctionErrorsAlarm", "FunctionThrottlesAlarm", "DeadLettersAlarm", "
 EMF_RS = next((p for p in (CORE_SRC / "telling" / "emf.rs", CORE_SRC / "emf.rs") if p.exists()), CORE_SRC / "emf.rs")
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
 # sts.rs is left out on purpose: sts:GetCallerIdentity needs no permission.
-ADAPTER_SERVICES = ("iam", "eks", "sns", "securityhub", "cloudtrail")
+ADAPTER_SERVICES = ("iam", "eks", "ec2", "sns", "securityhub", "cloudtrail")
+# Permissions that are no SDK operation, each granted because these operations require it.
+REQUIRED_BY = {"iam:PassRole": ("iam:AddRoleToInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation")}
+# The writes that remediate a node role's policies, and those that undo a credential swap.
+POLICY_WRITES = {"iam:DetachRolePolicy", "iam:DeleteRolePolicy"}
+SWAP_WRITES = {
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "ec2:ReplaceIamInstanceProfileAssociation",
+    "iam:PassRole",
+}
 
 # Methods that follow `client` in the adapters but are not AWS operations.
 NOT_OPERATIONS = {"clone", "config", "send", "into_paginator", "items", "build"}
@@ -52,6 +63,9 @@ NOT_OPERATIONS = {"clone", "config", "send", "into_paginator", "items", "build"}
 SDK_CALL = re.compile(r"\bclient\b(?:\([^()]*\))?\??\s*\.\s*([a-z][a-z0-9_]*)\s*\(\s*\)")
 
 ACCOUNT_ROLES = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"
+ACCOUNT_PROFILES = "arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile/*"
+ACCOUNT_INSTANCES = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"
+TO_EC2_ONLY = {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
 OWN_ROLE_ARN = {"Fn::GetAtt": ["RemediatorRole", "Arn"]}
 MAIN_BUS = "arn:${AWS::Partition}:events:${MainRegion}:${AWS::AccountId}:event-bus/default"
 
@@ -75,19 +89,47 @@ def role_statements(template, logical_id="RemediatorRole"):
     """Every statement that grants or denies something to the role: its inline `Policies` and any
     AWS::IAM::RolePolicy / AWS::IAM::Policy attached to it. Managed policies are refused outright
     (their contents are not in the template)."""
+    return [statement for _, statement in gated_statements(template, logical_id)]
+
+
+def gated_statements(template, logical_id):
+    """role_statements' statements, each with what it exists under: (the condition of the policy
+    resource, the condition of its `!If`), either None. -> [(gate, statement)]"""
     resources = template["Resources"]
     role = resources[logical_id]
     assert "ManagedPolicyArns" not in role["Properties"], f"{logical_id} must not use managed policies"
-    documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+    documents = [(role.get("Condition"), p["PolicyDocument"]) for p in role["Properties"].get("Policies", [])]
     for resource in resources.values():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::IAM::RolePolicy" and props.get("RoleName") == {"Ref": logical_id}:
-            documents.append(props["PolicyDocument"])
+            documents.append((resource.get("Condition"), props["PolicyDocument"]))
         elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": logical_id} in props.get(
             "Roles", []
         ):
-            documents.append(props["PolicyDocument"])
-    return [s for document in documents for s in map(present, document["Statement"]) if s is not None]
+            documents.append((resource.get("Condition"), props["PolicyDocument"]))
+    gated = []
+    for condition, document in documents:
+        for raw in document["Statement"]:
+            statement = present(raw)
+            if statement is not None:
+                when = raw["Fn::If"][0] if isinstance(raw, dict) and "Fn::If" in raw else None
+                gated.append(((condition, when), statement))
+    return gated
+
+
+def roles(template):
+    """The logical ids of the template's IAM roles."""
+    return [k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+
+
+def write_gates(template, logical_id, writes):
+    """{action: the gates of the Allow statements granting it} for each of `writes` the role has."""
+    gates = {}
+    for gate, statement in gated_statements(template, logical_id):
+        if statement["Effect"] == "Allow":
+            for action in set(as_list(statement["Action"])) & writes:
+                gates.setdefault(action, set()).add(gate)
+    return gates
 
 
 def present(statement):
@@ -102,6 +144,20 @@ def present(statement):
 def iam_actions_by_service():
     data = json.loads(IAM_ACTIONS_DATA.read_text())
     return {service: set(entry["Actions"]) for service, entry in data.items()}
+
+
+def resource_types(action):
+    """The resource types `service:Action` authorises against, by the service authorization data
+    (empty: the action supports no resource-level permissions)."""
+    service, _, name = action.partition(":")
+    data = json.loads(IAM_ACTIONS_DATA.read_text())
+    return set(data[service]["Actions"][name.lower()].get("Resources", []))
+
+
+def with_required_permissions(operations):
+    """The operations plus the permissions (REQUIRED_BY) that some of them require."""
+    operations = set(operations)
+    return operations | {p for p, needed_by in REQUIRED_BY.items() if set(needed_by) & operations}
 
 
 def pascal(snake):
@@ -760,12 +816,14 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
         for statement in role_statements(load_template()):
             if statement["Effect"] == "Allow":
                 granted.update(a for a in as_list(statement["Action"]) if a.split(":")[0] in ADAPTER_SERVICES)
-        # Then they are the same set: nothing missing (AccessDenied in production), nothing extra
+        # Then they are the same set, with the permissions those calls require (iam:PassRole):
+        # nothing missing (AccessDenied in production), nothing extra
+        needed = with_required_permissions(called)
         self.assertEqual(
             normalised(granted),
-            normalised(called),
-            f"\nmissing from the role: {sorted(normalised(called) - normalised(granted))}"
-            f"\ngranted but never called: {sorted(normalised(granted) - normalised(called))}",
+            normalised(needed),
+            f"\nmissing from the role: {sorted(normalised(needed) - normalised(granted))}"
+            f"\ngranted but never called: {sorted(normalised(granted) - normalised(needed))}",
         )
 
     def test_no_wildcard_actions(self):
@@ -774,16 +832,102 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
                 self.assertNotIn("*", action, f"{statement.get('Sid')}: {action}")
 
     def test_only_list_calls_without_resource_types_have_a_wildcard_resource(self):
+        wildcards = 0
         for statement in role_statements(load_template()):
             if "*" in as_list(statement["Resource"]):
+                wildcards += 1
                 self.assertIn(
                     as_list(statement["Action"]),
-                    (["eks:ListClusters"], ["cloudtrail:DescribeTrails"], ["organizations:ListAccounts"]),
+                    (
+                        ["eks:ListClusters"],
+                        ["cloudtrail:DescribeTrails"],
+                        ["organizations:ListAccounts"],
+                        ["ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations"],
+                    ),
                     statement.get("Sid"),
                 )
+                # and the service authorization data agrees that none of them can be scoped
+                for action in as_list(statement["Action"]):
+                    self.assertEqual(resource_types(action), set(), action)
+        self.assertEqual(wildcards, 4)
+
+    def test_instance_and_profile_reads_are_scoped_like_the_role_reads(self):
+        # Given the role's Allow statements as (action, resource)
+        granted = {
+            (action, sub_text(resource))
+            for statement in role_statements(load_template())
+            if statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"])
+            if action.split(":")[0] in ("iam", "ec2")
+            for resource in as_list(statement["Resource"])
+        }
+        # Then the discovery of node roles from instances reads instances anywhere (no resource
+        # type), the profiles as profiles and a role's profiles through the role, as the role reads
+        self.assertLessEqual(
+            {
+                ("ec2:DescribeInstances", "*"),
+                ("ec2:DescribeIamInstanceProfileAssociations", "*"),
+                ("iam:ListInstanceProfiles", ACCOUNT_PROFILES),
+                ("iam:ListInstanceProfilesForRole", ACCOUNT_ROLES),
+                ("iam:GetRole", ACCOUNT_ROLES),
+            },
+            granted,
+        )
+        self.assertEqual(resource_types("iam:ListInstanceProfilesForRole"), {"role"})
+
+    def test_swap_writes_are_scoped_to_the_accounts_profiles_and_instances(self):
+        scopes = {
+            "iam:RemoveRoleFromInstanceProfile": ACCOUNT_PROFILES,
+            "iam:AddRoleToInstanceProfile": ACCOUNT_PROFILES,
+            "ec2:ReplaceIamInstanceProfileAssociation": ACCOUNT_INSTANCES,
+            "iam:PassRole": ACCOUNT_ROLES,
+        }
+        seen = set()
+        for statement in role_statements(load_template()):
+            actions = set(as_list(statement["Action"]))
+            if statement["Effect"] == "Allow" and actions & SWAP_WRITES:
+                # one resource type per statement, so no write reaches another type's ARNs
+                self.assertEqual(len({scopes[a] for a in actions}), 1, statement.get("Sid"))
+                self.assertLessEqual(actions, SWAP_WRITES, statement.get("Sid"))
+                for action in actions:
+                    self.assertEqual([sub_text(r) for r in as_list(statement["Resource"])], [scopes[action]], action)
+                seen |= actions
+        self.assertEqual(seen, SWAP_WRITES)
+
+    def test_pass_role_is_only_to_ec2_and_never_of_the_own_role(self):
+        # Given every statement naming iam:PassRole
+        statements = role_statements(load_template())
+        passes = [s for s in statements if "iam:PassRole" in as_list(s["Action"])]
+        allows = [s for s in passes if s["Effect"] == "Allow"]
+        # Then the one Allow grants PassRole alone, on the account's roles, to EC2 only
+        self.assertEqual(len(allows), 1)
+        (allow,) = allows
+        self.assertEqual(as_list(allow["Action"]), ["iam:PassRole"])
+        self.assertEqual(sub_text(allow["Resource"]), ACCOUNT_ROLES)
+        self.assertEqual(allow.get("Condition"), TO_EC2_ONLY)
+        # and the function may not pass its own role (onto an instance profile, to any instance)
+        denies = [s for s in passes if s["Effect"] == "Deny"]
+        self.assertEqual([s["Resource"] for s in denies], [OWN_ROLE_ARN])
+
+    def test_swap_writes_exist_exactly_where_the_policy_writes_do(self):
+        # Given every role of the template and what each Allow write exists under
+        template = load_template()
+        with_writes = 0
+        for logical_id in roles(template):
+            with self.subTest(role=logical_id):
+                policy = write_gates(template, logical_id, POLICY_WRITES)
+                swap = write_gates(template, logical_id, SWAP_WRITES)
+                # Then a role has all of the swap writes if it has the policy writes, none otherwise
+                self.assertEqual(set(swap), SWAP_WRITES if policy else set())
+                # and under the same conditions (today: the main kinds' policy, in every mode)
+                gates = set().union(*policy.values()) if policy else set()
+                for action, gate in swap.items():
+                    self.assertEqual(gate, gates, action)
+                with_writes += bool(policy)
+        self.assertEqual(with_writes, 1, "only the function's role remediates")
 
     def test_iam_writes_are_scoped_to_account_roles(self):
-        writes = {"iam:DetachRolePolicy", "iam:DeleteRolePolicy"}
+        writes = POLICY_WRITES
         seen = set()
         for statement in role_statements(load_template()):
             actions = set(as_list(statement["Action"]))
@@ -793,16 +937,18 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
         self.assertEqual(seen, writes)
 
     def test_own_role_is_denied_every_policy_change(self):
-        # Given the role's statements, a Deny covers every write the Allow statements grant (and
-        # the other role writes) on the function's own role ARN
+        # Given the role's statements, a Deny covers every write on roles the Allow statements
+        # grant (PassRole included; the profile writes authorise against profiles, not roles) and
+        # the other role writes, on the function's own role ARN
         statements = role_statements(load_template())
         allowed_iam = {
             a
             for s in statements
             if s["Effect"] == "Allow"
             for a in as_list(s["Action"])
-            if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))
+            if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List")) and "role" in resource_types(a)
         }
+        self.assertIn("iam:PassRole", allowed_iam)
         wanted = allowed_iam | {"iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"}
         denies = [s for s in statements if s["Effect"] == "Deny" and as_list(s["Resource"]) == [OWN_ROLE_ARN]]
         self.assertEqual(len(denies), 1, "expected one Deny on the function's own role")
@@ -820,6 +966,33 @@ class ExecutionRoleMatchesCode(unittest.TestCase):
             statements["SendFailedInvocationsToDlq"]["Resource"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
         )
         self.assertEqual(statements["WriteOwnLogs"]["Resource"], {"Fn::GetAtt": ["LogGroup", "Arn"]})
+
+
+class AuditorPolicy(unittest.TestCase):
+    def test_the_auditor_reads_what_the_function_reads_and_writes_nothing(self):
+        # Given the function's IAM, EKS and EC2 grants as (action, resource), in the auditor
+        # policy's notation (aws partition, any account: the audit also runs in members)
+        def notation(resource):
+            text = sub_text(resource)
+            return text.replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", "*")
+
+        def scoped(statements):
+            return {
+                (action, notation(resource))
+                for statement in statements
+                if statement["Effect"] == "Allow"
+                for action in as_list(statement["Action"])
+                if action.split(":")[0] in ("iam", "eks", "ec2")
+                for resource in as_list(statement["Resource"])
+            }
+
+        function = scoped(role_statements(load_template()))
+        reads = {(a, r) for a, r in function if a not in POLICY_WRITES | SWAP_WRITES}
+        self.assertIn(("ec2:DescribeInstances", "*"), reads)
+        # Then docs/auditor-policy.json grants exactly the reads, as scoped, and no write
+        auditor = json.loads(AUDITOR_POLICY.read_text())
+        self.assertEqual(scoped(auditor["Statement"]), reads)
+        self.assertTrue(all(s["Effect"] == "Allow" and "Condition" not in s for s in auditor["Statement"]))
 
 
 class SamConfig(unittest.TestCase):
@@ -891,6 +1064,7 @@ class Structure(unittest.TestCase):
         )
         self.assertEqual(variables["CNI_POLICY"], {"Ref": "CniPolicy"})
         self.assertEqual(variables["ADDON_POLICIES"], {"Ref": "AddonPolicies"})
+        self.assertEqual(variables["SHARED_ROLES"], {"Ref": "SharedRoles"})
         self.assertEqual(variables["SECURITY_HUB"], {"Ref": "SecurityHubFindings"})
         self.assertEqual(variables["INDEX_TTL_SECONDS"], {"Ref": "IndexTtlSeconds"})
         timeout = self.resources["RemediatorFunction"]["Properties"]["Timeout"]
@@ -913,6 +1087,9 @@ class Structure(unittest.TestCase):
         self.assertEqual(params["AddonPolicies"]["Default"], "keep-if-needed")
         self.assertEqual(params["SecurityHubFindings"]["Default"], "off")
         self.assertEqual(sorted(params["AddonPolicies"]["AllowedValues"]), ["deny", "keep", "keep-if-needed"])
+        # a node role that non-node instances also run with keeps its policies unless asked
+        self.assertEqual(params["SharedRoles"]["Default"], "leave")
+        self.assertEqual(params["SharedRoles"]["AllowedValues"], ["leave", "remediate"])
         self.assertEqual(params["DeploymentKind"]["Default"], "main")
         self.assertEqual(params["MainRegion"]["Default"], "us-east-1")
         self.assertEqual(params["SweepSchedule"]["Default"], "rate(6 hours)")
@@ -922,6 +1099,13 @@ class Structure(unittest.TestCase):
         self.assertGreaterEqual(params["ReservedConcurrency"]["MinValue"], 1, "0 would disable the function")
         for name in ("ScanRegions", "AllowedPolicies", "ExemptRoles", "Exceptions", "NotificationEmail"):
             self.assertEqual(params[name]["Default"], "", name)
+
+    def test_every_parameter_is_in_one_console_group(self):
+        groups = self.template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        grouped = [name for group in groups for name in group["Parameters"]]
+        self.assertEqual(sorted(grouped), sorted(self.template["Parameters"]))
+        behaviour = next(g for g in groups if g["Label"]["default"].startswith("Behaviour"))
+        self.assertIn("SharedRoles", behaviour["Parameters"])
 
     def test_every_function_rule_retries_and_dead_letters(self):
         for logical_id in ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule"):
