@@ -65,6 +65,7 @@ impl Account {
     }
 
     /// `count` running instances in `region` with `profile` (by ARN) and `tags`; returns their ids.
+    /// One `RunInstances` each: the emulator gives the profile to the first instance of a call only.
     pub async fn run_instances(
         &self,
         region: &str,
@@ -72,29 +73,33 @@ impl Account {
         profile: Option<&str>,
         tags: &[(String, String)],
     ) -> Result<Vec<String>> {
-        let mut tagged = TagSpecification::builder().resource_type(ResourceType::Instance);
-        for (key, value) in tags {
-            tagged = tagged.tags(Tag::builder().key(key).value(value).build());
+        let mut ids = Vec::new();
+        for _ in 0..count {
+            let mut tagged = TagSpecification::builder().resource_type(ResourceType::Instance);
+            for (key, value) in tags {
+                tagged = tagged.tags(Tag::builder().key(key).value(value).build());
+            }
+            let mut run = self
+                .ec2(region)
+                .run_instances()
+                .image_id(AMI)
+                .instance_type(InstanceType::T3Medium)
+                .min_count(1)
+                .max_count(1);
+            if !tags.is_empty() {
+                run = run.tag_specifications(tagged.build());
+            }
+            if let Some(arn) = profile {
+                run = run.iam_instance_profile(IamInstanceProfileSpecification::builder().arn(arn).build());
+            }
+            let out = run.send().await?;
+            ids.extend(
+                out.instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id().map(str::to_owned)),
+            );
         }
-        let mut run = self
-            .ec2(region)
-            .run_instances()
-            .image_id(AMI)
-            .instance_type(InstanceType::T3Medium)
-            .min_count(count)
-            .max_count(count);
-        if !tags.is_empty() {
-            run = run.tag_specifications(tagged.build());
-        }
-        if let Some(arn) = profile {
-            run = run.iam_instance_profile(IamInstanceProfileSpecification::builder().arn(arn).build());
-        }
-        let out = run.send().await?;
-        Ok(out
-            .instances()
-            .iter()
-            .filter_map(|i| i.instance_id().map(str::to_owned))
-            .collect())
+        Ok(ids)
     }
 
     /// The profile ARN `instance`'s current association names, and the association's id.

@@ -192,7 +192,10 @@ async fn a_role_swapped_inside_the_node_groups_profile_is_reported_then_undone_i
         role_report(&report, &admin).is_none(),
         "the swapped-in role is not judged: {report:#}"
     );
-    assert_eq!(account.profile_roles(&profile).await.expect("roles"), [admin.clone()]);
+    assert_eq!(
+        account.profile_roles(&profile).await.expect("roles"),
+        std::slice::from_ref(&admin)
+    );
     let note = notes.iter().find(|n| n.subject.contains(&node)).expect("notified");
     assert!(note.subject.contains("CREDENTIAL SWAP"), "{}", note.subject);
     let undo = note.report["swaps"][0]["undo_commands"].as_array().expect("commands");
@@ -208,7 +211,10 @@ async fn a_role_swapped_inside_the_node_groups_profile_is_reported_then_undone_i
     let found = role_report(&report, &node).expect("swept again");
     assert_eq!(found["outcome"], "remediated", "{found:#}");
     assert_eq!(found["swaps"][0]["result"]["status"], "done");
-    assert_eq!(account.profile_roles(&profile).await.expect("roles"), [node.clone()]);
+    assert_eq!(
+        account.profile_roles(&profile).await.expect("roles"),
+        std::slice::from_ref(&node)
+    );
     assert!(
         account
             .attached(&admin)

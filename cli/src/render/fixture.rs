@@ -4,13 +4,15 @@
 //! yesterday, and an inline policy for the Cluster Autoscaler, HIGH, to remove, with the commands
 //! that move the autoscaler to Pod Identity; three kept, one of them for a reason with a `|` and
 //! a line break; two node groups and an access entry), `eks-node-logs` (AmazonS3FullAccess,
-//! HIGH, excepted until 2027-03-31), `eks-node-staging` (exempt), `a-node-clean` (compliant).
+//! HIGH, excepted until 2027-03-31), `eks-node-staging` (exempt), `a-node-clean` (compliant, also
+//! the role of two self-managed nodes), `eks-node-gpu` (its node group's instances run with an
+//! administrator role swapped into their profile: CRITICAL, planned).
 //! [`organization`] adds account 444455556666 that could not be entered and a role there whose
 //! policies could not be read. [`run`] is a run at a fixed time with an exception configured.
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use noderole::types::{AccountLine, EventSummary, Outcome, RoleRef};
-use noderole::types::{Evaluation, NodeBinding, Usage};
+use noderole::types::{CredentialSwap, Evaluation, Instances, NodeBinding, NodeKind, SwapFix, Usage};
 use noderole::types::{Excepted, Exception, Kept, Violation};
 use noderole::verdict::migration;
 use noderole::{Mode, Report};
@@ -158,7 +160,43 @@ pub fn staging() -> Report {
 
 pub fn clean() -> Report {
     let mut r = role(HOME, "a-node-clean", Outcome::Compliant, None);
-    r.nodegroups = vec![nodegroup("us-east-1", "prod", "batch")];
+    r.nodegroups = vec![
+        nodegroup("us-east-1", "prod", "batch"),
+        NodeBinding::RunningInstances {
+            region: "us-east-1".into(),
+            cluster: "legacy".into(),
+            node_kind: NodeKind::SelfManaged,
+            profile_arn: format!("arn:aws:iam::{HOME}:instance-profile/legacy-nodes"),
+            instances: Instances::of(["i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60002"]),
+        },
+    ];
+    r.kept = vec![kept("AmazonEKSWorkerNodePolicy", "allowlisted")];
+    r
+}
+
+/// A node role whose node group's profile now holds an administrator role: a planned swap-back.
+pub fn gpu() -> Report {
+    let mut r = role(HOME, "eks-node-gpu", Outcome::CredentialSwap, None);
+    r.nodegroups = vec![nodegroup("us-east-1", "prod", "gpu")];
+    let mut swap = CredentialSwap {
+        region: "us-east-1".into(),
+        cluster: "prod".into(),
+        nodegroup: "gpu".into(),
+        instances: Instances::of(["i-0f1e2d3c4b5a60001"]),
+        profile_arn: format!("arn:aws:iam::{HOME}:instance-profile/eks-gpu-1a2b"),
+        running_role_arn: Some(format!("arn:aws:iam::{HOME}:role/ops-admin")),
+        declared_role_arn: format!("arn:aws:iam::{HOME}:role/eks-node-gpu"),
+        fix: SwapFix::ProfileRole {
+            profile_name: "eks-gpu-1a2b".into(),
+            remove_role: Some("ops-admin".into()),
+            add_role: "eks-node-gpu".into(),
+        },
+        undo_commands: Vec::new(),
+        reverse_commands: Vec::new(),
+        result: None,
+    };
+    noderole::action::swap::plan(&mut swap);
+    r.swaps = vec![swap];
     r.kept = vec![kept("AmazonEKSWorkerNodePolicy", "allowlisted")];
     r
 }
@@ -179,9 +217,9 @@ pub fn batch() -> Report {
     )
 }
 
-/// One account, roles in an order the printers must not keep: staging, clean, logs, prod.
+/// One account, roles in an order the printers must not keep: staging, clean, logs, prod, gpu.
 pub fn single() -> Report {
-    let mut report = sweep(vec![staging(), clean(), logs(), prod()]);
+    let mut report = sweep(vec![staging(), clean(), logs(), prod(), gpu()]);
     report.warnings = vec!["us-west-2/edge: <AccessDenied> on ListNodegroups & DescribeCluster".into()];
     report
 }
