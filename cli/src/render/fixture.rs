@@ -4,9 +4,10 @@
 //! yesterday, and an inline policy for the Cluster Autoscaler, HIGH, to remove, with the commands
 //! that move the autoscaler to Pod Identity; three kept, one of them for a reason with a `|` and
 //! a line break; two node groups and an access entry), `eks-node-logs` (AmazonS3FullAccess,
-//! HIGH, excepted until 2027-03-31), `eks-node-staging` (exempt), `a-node-clean` (compliant, also
-//! the role of two self-managed nodes), `eks-node-gpu` (its node group's instances run with an
-//! administrator role swapped into their profile: CRITICAL, planned).
+//! HIGH, excepted until 2027-03-31), `eks-node-staging` (exempt), `a-node-clean` (compliant).
+//! [`instances`] has `eks-node-legacy` (the role of two self-managed nodes) and `eks-node-gpu`
+//! (its node group's instances run with an administrator role swapped into their profile:
+//! CRITICAL, planned).
 //! [`organization`] adds account 444455556666 that could not be entered and a role there whose
 //! policies could not be read. [`run`] is a run at a fixed time with an exception configured.
 
@@ -160,16 +161,21 @@ pub fn staging() -> Report {
 
 pub fn clean() -> Report {
     let mut r = role(HOME, "a-node-clean", Outcome::Compliant, None);
-    r.nodegroups = vec![
-        nodegroup("us-east-1", "prod", "batch"),
-        NodeBinding::RunningInstances {
-            region: "us-east-1".into(),
-            cluster: "legacy".into(),
-            node_kind: NodeKind::SelfManaged,
-            profile_arn: format!("arn:aws:iam::{HOME}:instance-profile/legacy-nodes"),
-            instances: Instances::of(["i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60002"]),
-        },
-    ];
+    r.nodegroups = vec![nodegroup("us-east-1", "prod", "batch")];
+    r.kept = vec![kept("AmazonEKSWorkerNodePolicy", "allowlisted")];
+    r
+}
+
+/// The role of two self-managed nodes: no node group declares it, its instances do.
+pub fn legacy() -> Report {
+    let mut r = role(HOME, "eks-node-legacy", Outcome::Compliant, None);
+    r.nodegroups = vec![NodeBinding::RunningInstances {
+        region: "us-east-1".into(),
+        cluster: "legacy".into(),
+        node_kind: NodeKind::SelfManaged,
+        profile_arn: format!("arn:aws:iam::{HOME}:instance-profile/legacy-nodes"),
+        instances: Instances::of(["i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60002"]),
+    }];
     r.kept = vec![kept("AmazonEKSWorkerNodePolicy", "allowlisted")];
     r
 }
@@ -217,11 +223,16 @@ pub fn batch() -> Report {
     )
 }
 
-/// One account, roles in an order the printers must not keep: staging, clean, logs, prod, gpu.
+/// One account, roles in an order the printers must not keep: staging, clean, logs, prod.
 pub fn single() -> Report {
-    let mut report = sweep(vec![staging(), clean(), logs(), prod(), gpu()]);
+    let mut report = sweep(vec![staging(), clean(), logs(), prod()]);
     report.warnings = vec!["us-west-2/edge: <AccessDenied> on ListNodegroups & DescribeCluster".into()];
     report
+}
+
+/// Nodes as they run: a self-managed node role and a node group whose credentials were swapped.
+pub fn instances() -> Report {
+    sweep(vec![legacy(), gpu()])
 }
 
 /// Three accounts: the home one, a member with a role that could not be read, one not entered.

@@ -45,6 +45,7 @@ struct Counts {
     roles: usize,
     needing: usize,
     remove: usize,
+    swaps: usize,
     excepted: usize,
     keep: usize,
     unchecked: usize,
@@ -55,7 +56,8 @@ fn counts(report: &Report, views: &[RoleView]) -> Counts {
     Counts {
         roles: views.len(),
         needing: views.iter().filter(|v| v.needs).count(),
-        remove: items().filter(|i| i.remove()).count(),
+        remove: items().filter(|i| i.remove() && !i.swap).count(),
+        swaps: items().filter(|i| i.swap).count(),
         excepted: items().filter(|i| i.verdict == view::Verdict::Excepted).count(),
         keep: items().filter(|i| i.verdict == view::Verdict::Keep).count(),
         unchecked: unchecked(report),
@@ -73,8 +75,12 @@ fn summary_line(report: &Report, views: &[RoleView]) -> String {
             plural(c.unchecked, "node role or account", "node roles or accounts")
         )
     };
+    let swaps = match c.swaps {
+        0 => String::new(),
+        n => format!("; {} to undo", plural(n, "credential swap", "credential swaps")),
+    };
     format!(
-        "{} in {}: {} would lose {}; {} excepted; {} kept{unchecked}. Dry-run: nothing was changed.",
+        "{} in {}: {} would lose {}{swaps}; {} excepted; {} kept{unchecked}. Dry-run: nothing was changed.",
         plural(c.roles, "node role", "node roles"),
         plural(accounts, "account", "accounts"),
         c.needing,

@@ -35,6 +35,14 @@ fn html_of_one_account() {
 }
 
 #[test]
+fn nodes_as_they_run_in_every_format() {
+    let report = fixture::instances();
+    insta::assert_snapshot!("table_instances", table(&report, false, Some(120)));
+    insta::assert_snapshot!("markdown_instances", markdown(&report, &fixture::run()));
+    insta::assert_snapshot!("html_instances", html(&report, &fixture::run()).expect("renders"));
+}
+
+#[test]
 fn html_of_an_organization() {
     let page = html(&fixture::organization(), &fixture::organization_run()).expect("renders");
     insta::assert_snapshot!("html_organization", page);

@@ -51,6 +51,8 @@ pub(super) struct Item {
     /// The AWS CLI command enforce would run, and the one that undoes it.
     pub command: Option<String>,
     pub undo: Option<String>,
+    /// A credential swap to undo rather than a policy to remove.
+    pub swap: bool,
     /// The policy's name, for the order within a verdict and severity.
     sort_name: String,
 }
@@ -65,9 +67,10 @@ impl Item {
         self.severity.map(Severity::label).unwrap_or_default()
     }
 
-    /// `REMOVE`, `excepted`, `keep`.
+    /// `REMOVE`, `UNDO SWAP`, `excepted`, `keep`.
     pub fn verdict_label(&self) -> &'static str {
         match self.verdict {
+            Verdict::Remove if self.swap => "UNDO SWAP",
             Verdict::Remove => "REMOVE",
             Verdict::Excepted => "excepted",
             Verdict::Keep => "keep",
@@ -135,6 +138,7 @@ pub(super) fn view(role: &Report) -> RoleView {
         why: e.note(),
         command: None,
         undo: None,
+        swap: false,
         sort_name: e.violation.policy_name().to_lowercase(),
     }));
     items.extend(role.kept.iter().map(|k| Item {
@@ -144,6 +148,7 @@ pub(super) fn view(role: &Report) -> RoleView {
         why: k.reason.clone(),
         command: None,
         undo: None,
+        swap: false,
         sort_name: k.policy_name.to_lowercase(),
     }));
     items.sort_by(|a, b| {
@@ -215,6 +220,7 @@ fn removal(role_name: &str, v: &Violation) -> Item {
         why,
         command: Some(command),
         undo,
+        swap: false,
         sort_name: v.policy_name().to_lowercase(),
     }
 }

@@ -25,13 +25,14 @@ pub(super) fn item(swap: &CredentialSwap) -> Item {
         verdict: Verdict::Remove,
         severity: Some(Severity::Critical),
         why: format!(
-            "{} instance(s) ({}) run through {} with another role than the node group's; {fix}",
+            "{} instance(s) ({}) run through profile {} with another role than the node group's; {fix}",
             swap.instances.count,
             swap.instances.describe(),
-            swap.profile_arn
+            swap.profile_arn.rsplit('/').next().unwrap_or(&swap.profile_arn)
         ),
         command: Some(swap.undo_commands.join(" && ")).filter(|c| !c.is_empty()),
         undo: Some(swap.reverse_commands.join(" && ")).filter(|c| !c.is_empty()),
+        swap: true,
         sort_name: format!("{}/{}", swap.cluster, swap.nodegroup),
     }
 }
