@@ -1,4 +1,4 @@
-//! `docs/auditor-policy.json` is exactly what `audit` calls, plus the one read `explain` adds:
+//! `docs/auditor-policy.json` is exactly what `audit` calls, plus the two reads `explain` adds:
 //! the built command audits realistic
 //! accounts (managed node groups, a Karpenter-style node role registered as an access entry, the
 //! VPC CNI add-on without a role of its own) behind the recording proxy, once for the caller's
@@ -24,8 +24,10 @@ const MEMBER_ROLE: &str = "eks-node-role-guard-member";
 const UNREACHABLE: &[(&str, &str)] = &[];
 
 /// Actions only `explain` calls: it reads the role it is asked about whether or not it is a
-/// node role; the audit reads only roles discovery found, whose trust it does not need.
-const EXPLAIN_ONLY: &[&str] = &["iam:GetRole"];
+/// node role (the audit reads only roles discovery found, whose trust it does not need), and
+/// first asks which instance profiles hold it (the quick answer from the instances running it;
+/// the audit's sweep lists every profile once instead).
+const EXPLAIN_ONLY: &[&str] = &["iam:GetRole", "iam:ListInstanceProfilesForRole"];
 
 /// The IAM action of a request as the proxy names it: `service:Operation` for IAM, STS and
 /// Organizations; EKS (a REST protocol) by method and path.
