@@ -12,7 +12,8 @@ Subcommands:
 Examples:
   seed.py --endpoint http://127.0.0.1:5000 --notify-queue inbox
   seed.py --endpoint http://127.0.0.1:5000 seed --quiet --regions us-east-1,us-west-2,eu-west-1
-      --clusters-per-region 10 --nodegroups-per-cluster 4 --unrelated-roles 2000   (one line)
+      --clusters-per-region 10 --nodegroups-per-cluster 4 --unrelated-roles 2000
+      --instances-per-nodegroup 2 --unrelated-instances 3   (one line)
 
 The endpoint comes from --endpoint or AWS_ENDPOINT_URL; credentials are testing/testing.
 """
@@ -57,6 +58,7 @@ DEMO_ROLES = [
     "ci-deployer",
     "bastion-ec2",
 ]
+AMI = "ami-12c6146b"  # an image the emulator knows
 
 
 def statement(actions, resource):
@@ -143,7 +145,16 @@ class Seeder:
         self.aws = aws
         self.iam = aws.client("iam")
         self.quiet = quiet
-        self.counts = {"roles": 0, "clusters": 0, "nodegroups": 0, "customer_policies": 0, "inline_policies": 0}
+        self.counts = {
+            "roles": 0,
+            "clusters": 0,
+            "nodegroups": 0,
+            "customer_policies": 0,
+            "inline_policies": 0,
+            "profiles": 0,
+            "instances": 0,
+        }
+        self.made = []  # (region, cluster, node group, node role ARN) of every node group created
 
     def log(self, msg):
         if not self.quiet:
@@ -188,7 +199,68 @@ class Seeder:
                 subnets=SUBNETS,
                 scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
             )
+            self.made.append((region, name, ng, role_arn))
         return len(nodegroups)
+
+    def profile(self, role_name):
+        """An instance profile named after `role_name`, holding it. -> its ARN"""
+        created = ignore_exists(self.iam.create_instance_profile, InstanceProfileName=role_name)
+        if not created:
+            return self.iam.get_instance_profile(InstanceProfileName=role_name)["InstanceProfile"]["Arn"]
+        retrying(self.iam.add_role_to_instance_profile, InstanceProfileName=role_name, RoleName=role_name)
+        self.counts["profiles"] += 1
+        return created["InstanceProfile"]["Arn"]
+
+    def run(self, region, count, profile_arn, tags):
+        """`count` running instances with `profile_arn` and `tags` (the emulator makes none for node
+        groups). One request each: the emulator associates the profile with the first instance of a
+        request only."""
+        for _ in range(count):
+            retrying(
+                self.aws.client("ec2", region).run_instances,
+                ImageId=AMI,
+                InstanceType="t3.medium",
+                MinCount=1,
+                MaxCount=1,
+                IamInstanceProfile={"Arn": profile_arn},
+                TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags]}],
+            )
+        return count
+
+    def instances(self, per_nodegroup, unrelated, regions):
+        """Nodes as they run: each node group's role in an instance profile, `per_nodegroup`
+        instances per node group tagged as managed nodes are; then `unrelated` instances without
+        EKS tags on bastion-ec2's profile, spread over `regions`."""
+        if per_nodegroup > 0:
+            roles = sorted({arn for *_, arn in self.made})
+            profiles = {arn: self.profile(arn.rsplit("/", 1)[-1]) for arn in roles}
+            for region in {region for region, *_ in self.made}:
+                self.aws.client("ec2", region)  # clients made here, not by the pool's threads
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                jobs = [
+                    pool.submit(
+                        self.run,
+                        region,
+                        per_nodegroup,
+                        profiles[arn],
+                        [
+                            ("eks:cluster-name", cluster),
+                            ("eks:nodegroup-name", ng),
+                            (f"kubernetes.io/cluster/{cluster}", "owned"),
+                        ],
+                    )
+                    for region, cluster, ng, arn in self.made
+                ]
+                self.counts["instances"] += sum(job.result() for job in jobs)
+        if unrelated > 0:
+            bastion = self.profile("bastion-ec2")
+            for n in range(unrelated):
+                self.counts["instances"] += self.run(regions[n % len(regions)], 1, bastion, [("Name", f"bastion-{n}")])
+        if per_nodegroup > 0 or unrelated > 0:
+            self.log(
+                f"instances: {self.counts['instances']} ({per_nodegroup} per node group, {unrelated} bastions), "
+                f"{self.counts['profiles']} instance profiles"
+            )
 
     def base(self):
         cluster_role = self.role("eks-cluster-role", EKS_TRUST, [AWS_POLICY + "AmazonEKSClusterPolicy"])
@@ -377,15 +449,19 @@ def cmd_seed(args, aws):
     t_bench = time.monotonic()
     seeder.unrelated(args.unrelated_roles)
     t_unrelated = time.monotonic()
+    seeder.instances(args.instances_per_nodegroup, args.unrelated_instances, regions)
+    t_instances = time.monotonic()
     if args.notify_queue:
         seeder.notify(args.notify_queue)
     c = seeder.counts
     print(
         f"seeded {c['roles']} roles ({c['inline_policies']} inline policies), "
         f"{c['customer_policies']} customer-managed policy, "
-        f"{c['clusters']} clusters, {c['nodegroups']} node groups "
+        f"{c['clusters']} clusters, {c['nodegroups']} node groups, "
+        f"{c['instances']} instances on {c['profiles']} instance profiles "
         f"in {time.monotonic() - start:.1f}s (base {t_base - start:.1f}s, benchmark clusters "
-        f"{t_bench - t_base:.1f}s, unrelated roles {t_unrelated - t_bench:.1f}s; "
+        f"{t_bench - t_base:.1f}s, unrelated roles {t_unrelated - t_bench:.1f}s, "
+        f"instances {t_instances - t_unrelated:.1f}s; "
         f"{RETRIED[0]} emulator HTTP 500s retried; {aws.endpoint})",
         flush=True,
     )
@@ -614,6 +690,15 @@ def add_seed_args(p):
     p.add_argument("--nodegroups-per-cluster", type=int, default=4)
     p.add_argument("--node-roles", type=int, default=4, help="node roles shared by benchmark node groups")
     p.add_argument("--unrelated-roles", type=int, default=0, help="roles trusting the account root")
+    p.add_argument(
+        "--instances-per-nodegroup",
+        type=int,
+        default=0,
+        help="run this many instances per node group, tagged as its nodes, on its role's instance profile",
+    )
+    p.add_argument(
+        "--unrelated-instances", type=int, default=0, help="instances without EKS tags on bastion-ec2's profile"
+    )
     p.add_argument("--notify-queue", help="create SNS topic + this SQS queue subscribed to it")
     p.add_argument("--trail", action="store_true", help="also a logging multi-region CloudTrail trail")
     p.add_argument("--eksctl-role", action="store_true", help=f"also an eksctl-built node role ({EKSCTL_ROLE})")

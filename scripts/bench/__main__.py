@@ -31,6 +31,10 @@ def parse_args():
     parser.add_argument("--nodegroups-per-cluster", type=int, default=4)
     parser.add_argument("--unrelated-roles", type=int, default=2000)
     parser.add_argument("--node-roles", type=int, default=4)
+    parser.add_argument(
+        "--instances-per-nodegroup", type=int, default=2, help="instances running as each node group's nodes"
+    )
+    parser.add_argument("--unrelated-instances", type=int, default=3, help="instances without EKS tags")
     parser.add_argument("--latency-ms", type=int, default=0, help="added to every request the function sends")
     parser.add_argument("--iterations", type=int, default=20, help="invocations per warm case")
     parser.add_argument("--cold-iterations", type=int, default=5, help="cold-index (TTL 0) invocations")

@@ -45,6 +45,10 @@ def seed(endpoint, args, regions, env):
         str(args.node_roles),
         "--unrelated-roles",
         str(args.unrelated_roles),
+        "--instances-per-nodegroup",
+        str(args.instances_per_nodegroup),
+        "--unrelated-instances",
+        str(args.unrelated_instances),
         "--quiet",
         "--notify-queue",
         "bench-notifications",
@@ -97,10 +101,12 @@ class Emulator:
             time.sleep(0.05 * (attempt + 1))
 
     def inventory(self, regions):
-        """What the function should find: clusters, node groups and node roles in `regions`, and
-        each node role's policies."""
-        clusters, nodegroups = {}, []
+        """What the function should find: clusters, node groups and node roles in `regions`, each
+        node role's policies, each region's live instances (id, profile ARN, tags) and profile
+        associations, and the account's instance profiles with the role ARNs they hold."""
+        clusters, nodegroups, instances, associations = {}, [], {}, {}
         for region in regions:
+            instances[region], associations[region] = self.instances(region)
             eks = self.client("eks", region)
             names = []
             for page in eks.get_paginator("list_clusters").paginate():
@@ -122,7 +128,35 @@ class Emulator:
             name = entry["arn"].rsplit("/", 1)[-1]
             entry["name"] = name
             entry.update(self.role_policies(name))
-        return {"clusters": clusters, "nodegroups": nodegroups, "roles": roles}
+        profiles = {}
+        for page in self.client("iam").get_paginator("list_instance_profiles").paginate():
+            for p in page["InstanceProfiles"]:
+                profiles[p["Arn"]] = [r["Arn"] for r in p["Roles"]]
+        return {
+            "clusters": clusters,
+            "nodegroups": nodegroups,
+            "roles": roles,
+            "instances": instances,
+            "associations": associations,
+            "profiles": profiles,
+        }
+
+    def instances(self, region):
+        """-> ([(id, profile ARN or None, tags)] of live instances, number of current associations),
+        filtered as the function filters them."""
+        ec2 = self.client("ec2", region)
+        live = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+        found = []
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=live):
+            for reservation in page["Reservations"]:
+                for i in reservation["Instances"]:
+                    tags = {t["Key"]: t.get("Value", "") for t in i.get("Tags", [])}
+                    found.append((i["InstanceId"], (i.get("IamInstanceProfile") or {}).get("Arn"), tags))
+        current = [{"Name": "state", "Values": ["associating", "associated"]}]
+        associations = 0
+        for page in ec2.get_paginator("describe_iam_instance_profile_associations").paginate(Filters=current):
+            associations += len(page["IamInstanceProfileAssociations"])
+        return found, associations
 
     def role_policies(self, name):
         iam = self.client("iam")

@@ -16,6 +16,16 @@ ALLOWED = {
     CNI_NAME,
 }
 EKS_PAGE = 100  # ListClusters / ListNodegroups / ListAccessEntries page size the SDK paginator gets
+EC2_PAGE = 1000  # DescribeInstances / DescribeIamInstanceProfileAssociations: MaxResults 1000
+PROFILE_PAGE = 1000  # ListInstanceProfiles: MaxItems 1000
+FOR_ROLE_PAGE = 100  # ListInstanceProfilesForRole: IAM's default MaxItems
+# the tags whose value names a node's cluster, most specific first, then kubernetes.io/cluster/<name>
+CLUSTER_TAGS = (
+    "eks:cluster-name",
+    "eks:eks-cluster-name",
+    "alpha.eksctl.io/cluster-name",
+    "eksctl.cluster.k8s.io/v1alpha1/cluster-name",
+)
 
 
 def violations(policies):
@@ -24,8 +34,25 @@ def violations(policies):
     return bad + [f"inline:{p}" for p in policies["inline"]]
 
 
-def pages(n):
-    return max(1, math.ceil(n / EKS_PAGE))
+def pages(n, size=EKS_PAGE):
+    return max(1, math.ceil(n / size))
+
+
+def add(calls, more):
+    for op, n in more.items():
+        calls[op] = calls.get(op, 0) + n
+    return calls
+
+
+def role_name(arn):
+    return arn.rsplit("/", 1)[-1]
+
+
+def cluster_of(tags, clusters):
+    """The cluster an instance is a node of: the first tag naming a cluster that exists there."""
+    named = [tags[t] for t in CLUSTER_TAGS if t in tags]
+    named += [k[len("kubernetes.io/cluster/") :] for k in tags if k.startswith("kubernetes.io/cluster/")]
+    return next((name for name in named if name in clusters), None)
 
 
 class Minimums:
@@ -44,12 +71,25 @@ class Minimums:
             "eks:DescribeNodegroup": len(inv["nodegroups"]),
             # the emulator lacks access entries: one failing call per cluster, no DescribeAccessEntry
             "eks:ListAccessEntries": n_clusters,
+            # the instances of each region with a cluster, with their current profile associations
+            "ec2:DescribeInstances": sum(
+                pages(len(inv["instances"][r]), EC2_PAGE) for r in regions if inv["clusters"][r]
+            ),
+            "ec2:DescribeIamInstanceProfileAssociations": sum(
+                pages(inv["associations"][r], EC2_PAGE) for r in regions if inv["clusters"][r]
+            ),
+            # IAM is global: the account's profiles once per scan
+            "iam:ListInstanceProfiles": pages(len(inv["profiles"]), PROFILE_PAGE),
         }
+        self.discovery = {op: n for op, n in self.discovery.items() if n}
+        self.regions = regions
         self.counts = {
             "regions": len(regions),
             "clusters": n_clusters,
             "nodegroups": len(inv["nodegroups"]),
             "node_roles": len(inv["roles"]),
+            "instances": sum(len(i) for i in inv["instances"].values()),
+            "instance_profiles": len(inv["profiles"]),
         }
 
     def role(self, name):
@@ -94,14 +134,61 @@ class Minimums:
     def node_warm(self, policies, mode):
         return self.role_check(NODE_ROLE, policies, mode)
 
+    def quick(self, name):
+        """The quick answer for role `name` with a cold index: ListInstanceProfilesForRole; with
+        profiles, DescribeInstances in every scanned region; where an instance uses one of them,
+        ListClusters and DescribeNodegroup per managed node group its instances name. -> (calls,
+        the (region, cluster)s it finds the role serving, or None when the full scan must decide:
+        no profile, no node of an existing cluster, or a node group declaring another role)"""
+        holding = {p.lower() for p, roles in self.inv["profiles"].items() if any(role_name(r) == name for r in roles)}
+        calls = {"iam:ListInstanceProfilesForRole": pages(len(holding), FOR_ROLE_PAGE)}
+        if not holding:
+            return calls, None
+        calls["ec2:DescribeInstances"] = sum(pages(len(self.inv["instances"][r]), EC2_PAGE) for r in self.regions)
+        declared = {(r, c, g): role_name(role) for r, c, g, role in self.inv["nodegroups"]}
+        served = set()
+        for region in self.regions:
+            users = [tags for _id, p, tags in self.inv["instances"][region] if p and p.lower() in holding]
+            if not users:
+                continue
+            clusters = set(self.inv["clusters"][region])
+            add(calls, {"eks:ListClusters": pages(len(clusters))})
+            named = {
+                (tags["eks:cluster-name"], tags["eks:nodegroup-name"])
+                for tags in users
+                if "eks:nodegroup-name" in tags and tags.get("eks:cluster-name") in clusters
+            }
+            if named:
+                add(calls, {"eks:DescribeNodegroup": len(named)})
+            for tags in users:
+                cluster = cluster_of(tags, clusters)
+                group = tags.get("eks:nodegroup-name")
+                declares = declared.get((region, cluster, group)) if (cluster, group) in named else None
+                if declares and declares != name:
+                    return calls, None  # a managed node group's node on another role: the scan judges
+                if cluster and not declares:
+                    served.add((region, cluster))  # a node EKS does not declare
+            served |= {(region, c) for c, g in named if declared.get((region, c, g)) == name}
+        return calls, (served or None)
+
     def node_cold(self, policies, mode):
+        """A cold index: the quick answer when the instances give one (the CNI policy kept, so no
+        fall-back to the scan), else the quick attempt and the full discovery."""
         calls = dict(self.node_warm(policies, mode))
-        calls.update(self.discovery)
-        entry = self.role(NODE_ROLE)
-        cni = self.cni_calls({"attached": policies["attached"], "clusters": entry["clusters"]}) if entry else 0
+        quick, served = self.quick(NODE_ROLE)
+        add(calls, quick)
+        if served is None:
+            add(calls, self.discovery)
+            entry = self.role(NODE_ROLE)
+            served = entry["clusters"] if entry else set()
+        cni = self.cni_calls({"attached": policies["attached"]}, served)
         if cni:
-            calls["eks:DescribeAddon"] = cni
+            add(calls, {"eks:DescribeAddon": cni})
         return calls
+
+    def node_cold_index(self):
+        """The Report's `index` on a cold-index node-role event: `instances` for the quick answer."""
+        return "instances" if self.quick(NODE_ROLE)[1] is not None else "scanned"
 
     def create_nodegroup(self, policies, mode):
         # warm index and warm per-cluster CNI facts: nothing to discover

@@ -14,11 +14,19 @@ MINIMUM_NOTES = [
     "unrelated: GetRole only (trust policy rules the role out).",
     "node-role warm: GetRole + ListAttachedRolePolicies + ListRolePolicies + DetachRolePolicy per "
     "managed violation (enforce) + one sns:Publish.",
-    "node-role cold: warm + discovery (ListClusters per region, ListNodegroups per cluster, "
-    "DescribeNodegroup per node group, ListAccessEntries per cluster) + DescribeAddon per cluster "
-    "the role serves (CNI_POLICY=keep-if-needed; the emulator answers 404, so the check stops there; "
-    "in AWS a vpc-cni add-on without IRSA adds ListPodIdentityAssociations).",
+    "node-role cold (TTL 0, or a fresh process): warm + the quick answer from the instances: "
+    "ListInstanceProfilesForRole, DescribeInstances per scanned region, and in each region where an "
+    "instance uses one of the role's profiles ListClusters + DescribeNodegroup per managed node group "
+    "those instances name; then DescribeAddon per cluster the role serves (CNI_POLICY=keep-if-needed; "
+    "the emulator answers 404, so the need is unknown, the policy is kept and the quick answer "
+    "stands; in AWS a vpc-cni add-on without IRSA adds ListPodIdentityAssociations). When the "
+    "instances give no answer (no profile, no node, a node group declaring another role): that "
+    "attempt + the full discovery.",
     "CreateNodegroup (warm index, CNI facts cached): DescribeNodegroup + the warm node-role minimum.",
+    "discovery (the full scan): ListClusters per region, ListNodegroups per cluster, DescribeNodegroup "
+    "per node group, ListAccessEntries per cluster; DescribeInstances + "
+    "DescribeIamInstanceProfileAssociations per region with a cluster (1,000 a page); "
+    "ListInstanceProfiles once (1,000 a page).",
     "sweep (dry-run; (e) TTL 0 in one process, (e') a fresh process per sweep with TTL 300): discovery + per "
     "node role ListAttachedRolePolicies + ListRolePolicies "
     "(+ GetRolePolicy per inline policy) + DescribeAddon once per distinct cluster served by a role "
