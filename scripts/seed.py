@@ -227,6 +227,12 @@ class Seeder:
             )
         return count
 
+    def asg(self, region, cluster, nodegroup):
+        """The Auto Scaling group EKS names for a node group (moto creates none, but names one)."""
+        described = self.aws.client("eks", region).describe_nodegroup(clusterName=cluster, nodegroupName=nodegroup)
+        groups = described["nodegroup"].get("resources", {}).get("autoScalingGroups", [])
+        return groups[0]["name"] if groups else f"eks-{nodegroup}"
+
     def instances(self, per_nodegroup, unrelated, regions):
         """Nodes as they run: each node group's role in an instance profile, `per_nodegroup`
         instances per node group tagged as managed nodes are; then `unrelated` instances without
@@ -244,6 +250,8 @@ class Seeder:
                         per_nodegroup,
                         profiles[arn],
                         [
+                            # launched by the node group's Auto Scaling group, as EKS does
+                            ("aws:autoscaling:groupName", self.asg(region, cluster, ng)),
                             ("eks:cluster-name", cluster),
                             ("eks:nodegroup-name", ng),
                             (f"kubernetes.io/cluster/{cluster}", "owned"),

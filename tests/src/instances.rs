@@ -10,9 +10,12 @@ use crate::account::Account;
 /// An AMI the emulator knows.
 const AMI: &str = "ami-12c6146b";
 
-/// Tags of a managed node group's instances (`eks:cluster-name`, `eks:nodegroup-name`).
-pub fn managed_node_tags(cluster: &str, nodegroup: &str) -> Vec<(String, String)> {
+/// Tags of a managed node group's instances (`eks:cluster-name`, `eks:nodegroup-name`), launched
+/// by its Auto Scaling group `asg` (the system tag `aws:autoscaling:groupName`, which the emulator
+/// lets a test write).
+pub fn managed_node_tags(cluster: &str, nodegroup: &str, asg: &str) -> Vec<(String, String)> {
     vec![
+        ("aws:autoscaling:groupName".to_owned(), asg.to_owned()),
         ("eks:cluster-name".to_owned(), cluster.to_owned()),
         ("eks:nodegroup-name".to_owned(), nodegroup.to_owned()),
         (format!("kubernetes.io/cluster/{cluster}"), "owned".to_owned()),
@@ -31,6 +34,26 @@ impl Account {
                 .region(Region::new(region.to_owned()))
                 .build(),
         )
+    }
+
+    /// The Auto Scaling group EKS names for a node group (`resources.autoScalingGroups`).
+    pub async fn nodegroup_asg(&self, region: &str, cluster: &str, nodegroup: &str) -> Result<String> {
+        let out = self
+            .eks(region)
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(nodegroup)
+            .send()
+            .await?;
+        out.nodegroup
+            .and_then(|ng| ng.resources)
+            .and_then(|r| {
+                r.auto_scaling_groups
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|g| g.name)
+            })
+            .context("the node group names an Auto Scaling group")
     }
 
     /// An instance profile holding `role` (none when `None`); returns its ARN.

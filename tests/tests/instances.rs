@@ -156,8 +156,9 @@ async fn managed(account: &Account, cluster: &str) -> (String, String, String, V
         .expect("cluster");
     let profile = unique("eks-ng");
     let profile_arn = account.instance_profile(&profile, Some(&node)).await.expect("profile");
+    let asg = account.nodegroup_asg(REGION, cluster, "ng").await.expect("asg");
     let ids = account
-        .run_instances(REGION, 2, Some(&profile_arn), &managed_node_tags(cluster, "ng"))
+        .run_instances(REGION, 2, Some(&profile_arn), &managed_node_tags(cluster, "ng", &asg))
         .await
         .expect("instances");
     (node, profile, profile_arn, ids)
@@ -305,4 +306,39 @@ async fn a_shared_role_is_left_alone_by_default_and_remediated_when_the_setting_
             .expect("attached")
             .contains(&aws_managed(ADMIN))
     );
+}
+
+#[tokio::test]
+async fn an_instance_tagged_as_a_node_groups_without_its_auto_scaling_group_is_left_alone() {
+    let moto = Moto::start().expect("moto");
+    let account = Account::new(&moto).await;
+    let cluster = unique("prod");
+    let (node, profile, profile_arn, _) = managed(&account, &cluster).await;
+    // an administrator box whose owner tagged it as node group ng's (no aws:autoscaling:groupName)
+    let (admin, admin_profile) = admin_profile(&account).await;
+    let forged: Vec<(String, String)> = managed_node_tags(&cluster, "ng", "ignored")
+        .into_iter()
+        .filter(|(key, _)| !key.starts_with("aws:"))
+        .collect();
+    let ids = account
+        .run_instances(REGION, 1, Some(&admin_profile), &forged)
+        .await
+        .expect("forged");
+
+    let (report, _) = sweep(&account, &[("MODE", "enforce")]).await;
+
+    let found = role_report(&report, &node).expect("the node role was swept");
+    assert_eq!(found["outcome"], "compliant", "no swap to undo: {found:#}");
+    assert!(role_report(&report, &admin).is_none(), "{report:#}");
+    let (now, _) = account
+        .association(REGION, &ids[0])
+        .await
+        .expect("read")
+        .expect("associated");
+    assert_eq!(now, admin_profile, "the box keeps its own profile");
+    assert_eq!(
+        account.profile_roles(&profile).await.expect("roles"),
+        std::slice::from_ref(&node)
+    );
+    assert_ne!(profile_arn, admin_profile);
 }

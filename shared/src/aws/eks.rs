@@ -100,6 +100,12 @@ impl Eks for EksClients {
                     cluster: cluster.to_owned(),
                     name: ng.nodegroup_name.clone().unwrap_or_else(|| nodegroup.to_owned()),
                     status: ng.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    autoscaling_groups: ng
+                        .resources
+                        .iter()
+                        .flat_map(|r| r.auto_scaling_groups())
+                        .filter_map(|g| g.name().map(str::to_owned))
+                        .collect(),
                     node_role_arn: ng.node_role?,
                 })
             })),

@@ -21,6 +21,9 @@ const CLUSTER_TAGS: &[&str] = &[
 const CLUSTER_TAG_PREFIX: &str = "kubernetes.io/cluster/";
 /// A managed node group's instances name their group.
 const NODEGROUP_TAG: &str = "eks:nodegroup-name";
+/// The Auto Scaling group that launched an instance: a system tag (`aws:` keys cannot be written
+/// by users), so it proves what `eks:nodegroup-name` only claims.
+const ASG_TAG: &str = "aws:autoscaling:groupName";
 /// Karpenter names the NodePool that launched the instance.
 const KARPENTER_TAG: &str = "karpenter.sh/nodepool";
 /// Karpenter and Auto Mode name the cluster with it; without Karpenter's tag, Auto Mode.
@@ -60,12 +63,29 @@ impl Profiles {
     }
 }
 
-/// What EKS declares in one region: its clusters, and each managed node group's `nodeRole`
-/// by (cluster, node group).
+/// What EKS declares in one region: its clusters, and each managed node group by (cluster,
+/// node group).
 pub struct Declared<'a> {
     pub region: &'a str,
     pub clusters: &'a BTreeSet<String>,
-    pub nodegroups: &'a BTreeMap<(String, String), String>,
+    pub nodegroups: &'a BTreeMap<(String, String), DeclaredGroup>,
+}
+
+/// A managed node group as EKS declares it: its `nodeRole`, and the Auto Scaling groups its
+/// instances run in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredGroup {
+    pub role_arn: String,
+    pub autoscaling_groups: Vec<String>,
+}
+
+impl DeclaredGroup {
+    pub fn of(role_arn: String, autoscaling_groups: Vec<String>) -> Self {
+        DeclaredGroup {
+            role_arn,
+            autoscaling_groups,
+        }
+    }
 }
 
 /// What one region's instances say.
@@ -86,7 +106,10 @@ struct Node<'a> {
     managed: Option<(&'a str, &'a str)>,
 }
 
-/// The cluster an instance is a node of, if its tags name one that exists in the region.
+/// The cluster an instance is a node of, if its tags name one that exists in the region. An
+/// instance that names a managed node group of that cluster is one of its nodes only when the
+/// group's Auto Scaling group launched it; otherwise its tags claim what it is not, and it is
+/// no node at all (so that a tag cannot make the guard change its profile or judge its role).
 fn classify<'a>(instance: &'a Instance, declared: &Declared<'a>) -> Option<Node<'a>> {
     let named = CLUSTER_TAGS
         .iter()
@@ -102,12 +125,21 @@ fn classify<'a>(instance: &'a Instance, declared: &Declared<'a>) -> Option<Node<
         .map(String::as_str)
         .next()?;
     let tag = |key: &str| instance.tags.get(key).map(String::as_str);
-    let managed = tag(NODEGROUP_TAG).and_then(|group| {
+    let declared_group = tag(NODEGROUP_TAG).and_then(|group| {
         declared
             .nodegroups
             .get_key_value(&(cluster.to_owned(), group.to_owned()))
-            .map(|((_, group), role)| (group.as_str(), role.as_str()))
     });
+    let managed = match declared_group {
+        Some(((_, group), found)) => {
+            let launched = tag(ASG_TAG).is_some_and(|asg| found.autoscaling_groups.iter().any(|a| a == asg));
+            if !launched {
+                return None;
+            }
+            Some((group.as_str(), found.role_arn.as_str()))
+        }
+        None => None,
+    };
     let kind = if tag(NODEGROUP_TAG).is_some() {
         NodeKind::ManagedNodegroup
     } else if tag(KARPENTER_TAG).is_some() {

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Declared, Profiles, read};
+use super::{Declared, DeclaredGroup, Profiles, read};
 use crate::types::{Instance, InstanceProfile, NodeBinding, NodeKind, SwapFix};
 
 const ACCOUNT: &str = "123456789012";
@@ -30,11 +30,15 @@ fn instance(id: &str, profile: &str, tags: &[(&str, &str)]) -> Instance {
     }
 }
 
-const MANAGED: &[(&str, &str)] = &[("eks:cluster-name", "prod"), ("eks:nodegroup-name", "ng")];
+const MANAGED: &[(&str, &str)] = &[
+    ("eks:cluster-name", "prod"),
+    ("eks:nodegroup-name", "ng"),
+    ("aws:autoscaling:groupName", "eks-ng-1a2b"),
+];
 
 struct World {
     clusters: BTreeSet<String>,
-    nodegroups: BTreeMap<(String, String), String>,
+    nodegroups: BTreeMap<(String, String), DeclaredGroup>,
 }
 
 impl World {
@@ -42,7 +46,11 @@ impl World {
     fn new() -> Self {
         World {
             clusters: ["prod".to_owned()].into(),
-            nodegroups: [(("prod".to_owned(), "ng".to_owned()), role("node"))].into(),
+            nodegroups: [(
+                ("prod".to_owned(), "ng".to_owned()),
+                DeclaredGroup::of(role("node"), vec!["eks-ng-1a2b".to_owned()]),
+            )]
+            .into(),
         }
     }
 
@@ -238,4 +246,28 @@ fn a_profile_left_without_a_role_is_a_swap_that_puts_the_node_role_back() {
             add_role: "node".to_owned(),
         }
     );
+}
+
+#[test]
+fn an_instance_naming_a_node_group_it_was_not_launched_by_is_no_node_and_no_swap() {
+    // Given an administrator box tagged as node group ng's, but not in ng's Auto Scaling group
+    let world = World::new();
+    let profiles = Profiles::new(vec![profile("eks-ng", Some("node")), profile("admin", Some("admin"))]);
+    let forged = [("eks:cluster-name", "prod"), ("eks:nodegroup-name", "ng")];
+    let elsewhere = [
+        ("eks:cluster-name", "prod"),
+        ("eks:nodegroup-name", "ng"),
+        ("aws:autoscaling:groupName", "ops-admins"),
+    ];
+    let instances = vec![
+        instance("i-tagged", "admin", &forged),
+        instance("i-other-asg", "admin", &elsewhere),
+    ];
+
+    let running = read(&world.declared(), &instances, &profiles);
+
+    // Then nothing is a swap to undo, and the admin role is no node role
+    assert!(running.swaps.is_empty(), "{:?}", running.swaps);
+    assert!(running.bindings.is_empty(), "{:?}", running.bindings);
+    assert_eq!(running.others.len(), 2);
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 
 use super::limit::{Limit, limited};
-use super::nodes::{self, Declared, Profiles};
+use super::nodes::{self, Declared, DeclaredGroup, Profiles};
 use super::scan::Sources;
 use crate::ports::{Ec2Read, Eks, IamRead};
 use crate::types::{AwsResult, Instance, Instances, NodeBinding, NodeFacts, SharedRole, arn};
@@ -110,7 +110,8 @@ async fn region_facts<I: IamRead, E: Eks, C: Ec2Read>(
     let mut nodegroups = BTreeMap::new();
     for ((cluster, _), found) in named.iter().zip(described) {
         if let Some(group) = found {
-            nodegroups.insert((cluster.clone(), group.name), group.node_role_arn);
+            let declared = DeclaredGroup::of(group.node_role_arn, group.autoscaling_groups);
+            nodegroups.insert((cluster.clone(), group.name), declared);
         }
     }
     let declared = Declared {
@@ -126,7 +127,7 @@ async fn region_facts<I: IamRead, E: Eks, C: Ec2Read>(
     bindings.extend(
         nodegroups
             .iter()
-            .filter(|(_, declared)| arn::same_role_arn(declared, role_arn))
+            .filter(|(_, declared)| arn::same_role_arn(&declared.role_arn, role_arn))
             .map(|((cluster, group), _)| NodeBinding::ManagedNodegroup {
                 region: region.to_owned(),
                 cluster: cluster.clone(),

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::{join_all, try_join_all};
 
 use super::limit::{Limit, limited};
-use super::nodes::{self, Declared, Profiles, RunningNodes};
+use super::nodes::{self, Declared, DeclaredGroup, Profiles, RunningNodes};
 use crate::ports::{Ec2Read, Eks, IamRead};
 use crate::types::{
     AwsError, AwsResult, CredentialSwap, ErrorKind, Instance, Instances, NodeBinding, NodeFacts, SharedRole,
@@ -184,6 +184,8 @@ pub struct Scan {
 #[derive(Default)]
 struct Found {
     bindings: Vec<(String, NodeBinding)>,
+    /// (cluster, node group) -> what EKS declares of it.
+    nodegroups: Vec<((String, String), DeclaredGroup)>,
     skipped: Vec<String>,
 }
 
@@ -191,8 +193,8 @@ struct Found {
 #[derive(Default)]
 struct RegionFound {
     clusters: BTreeSet<String>,
-    /// (cluster, node group) -> its `nodeRole`.
-    nodegroups: BTreeMap<(String, String), String>,
+    /// (cluster, node group) -> its `nodeRole` and Auto Scaling groups.
+    nodegroups: BTreeMap<(String, String), DeclaredGroup>,
     bindings: Vec<(String, NodeBinding)>,
     /// `None` when EC2 refused (then in `skipped`) or the region has no cluster to run nodes of.
     instances: Option<Vec<Instance>>,
@@ -222,14 +224,8 @@ async fn scan_region<I: IamRead, E: Eks, C: Ec2Read>(
     };
     for cluster in per_cluster? {
         found.bindings.extend(cluster.bindings);
+        found.nodegroups.extend(cluster.nodegroups);
         found.skipped.extend(cluster.skipped);
-    }
-    for (arn, binding) in &found.bindings {
-        if let NodeBinding::ManagedNodegroup { cluster, nodegroup, .. } = binding {
-            found
-                .nodegroups
-                .insert((cluster.clone(), nodegroup.clone()), arn.clone());
-        }
     }
     match instances {
         Ok(instances) => found.instances = instances,
@@ -264,14 +260,7 @@ async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limi
                 .map(|ng| limited(limit, || eks.nodegroup(region, cluster, ng))),
         )
         .await?;
-        Ok::<_, AwsError>(described.into_iter().flatten().map(|ng| {
-            let binding = NodeBinding::ManagedNodegroup {
-                region: region.to_owned(),
-                cluster: cluster.to_owned(),
-                nodegroup: ng.name,
-            };
-            (ng.node_role_arn, binding)
-        }))
+        Ok::<_, AwsError>(described.into_iter().flatten())
     };
     let access_entries = async {
         let principals = limited(limit, || eks.access_entry_principals(region, cluster)).await?;
@@ -298,7 +287,20 @@ async fn scan_cluster<E: Eks>(eks: &E, region: &str, cluster: &str, limit: &Limi
     let (nodegroups, access_entries) = futures::join!(nodegroups, access_entries);
     let mut found = Found::default();
     match nodegroups {
-        Ok(bindings) => found.bindings.extend(bindings),
+        Ok(described) => {
+            for ng in described {
+                let binding = NodeBinding::ManagedNodegroup {
+                    region: region.to_owned(),
+                    cluster: cluster.to_owned(),
+                    nodegroup: ng.name.clone(),
+                };
+                found.bindings.push((ng.node_role_arn.clone(), binding));
+                found.nodegroups.push((
+                    (cluster.to_owned(), ng.name),
+                    DeclaredGroup::of(ng.node_role_arn, ng.autoscaling_groups),
+                ));
+            }
+        }
         // A cluster whose node groups cannot be read (denied by a policy scoped to some
         // clusters) makes the answer partial; the region's other clusters are still read.
         Err(e) if !e.is_transient() => found.skipped.push(format!("node groups of {region}/{cluster}: {e}")),

@@ -10,6 +10,9 @@ pub struct Nodegroup {
     pub name: String,
     pub node_role_arn: String,
     pub status: String,
+    /// The Auto Scaling groups EKS runs the group's instances in (`resources.autoScalingGroups`):
+    /// each instance carries the system tag `aws:autoscaling:groupName`, which no user can write.
+    pub autoscaling_groups: Vec<String>,
 }
 
 /// An EKS access entry (`DescribeAccessEntry`).

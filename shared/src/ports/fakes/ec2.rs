@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::{error, profile_arn};
+use super::{error, fake_asg, profile_arn};
 use crate::invocation::tally;
 use crate::ports::{Ec2, Ec2Read};
 use crate::types::{AwsError, AwsResult, Change, ErrorKind, Instance, ProfileAssociation};
@@ -33,9 +33,10 @@ impl FakeInstance {
         self
     }
 
-    /// Tagged as EKS tags a managed node group's instances.
+    /// Tagged as EKS tags a managed node group's instances, in the group's Auto Scaling group.
     pub fn of_nodegroup(self, cluster: &str, nodegroup: &str) -> Self {
-        self.tag("eks:cluster-name", cluster)
+        self.tag("aws:autoscaling:groupName", &fake_asg(cluster, nodegroup))
+            .tag("eks:cluster-name", cluster)
             .tag("eks:nodegroup-name", nodegroup)
             .tag(&format!("kubernetes.io/cluster/{cluster}"), "owned")
     }

@@ -76,6 +76,11 @@ impl FakeCluster {
     }
 }
 
+/// The Auto Scaling group a fake node group's instances run in.
+pub fn fake_asg(cluster: &str, nodegroup: &str) -> String {
+    format!("eks-{cluster}-{nodegroup}")
+}
+
 pub fn role_arn(name: &str) -> String {
     format!("arn:aws:iam::123456789012:role/{name}")
 }
@@ -144,6 +149,7 @@ impl Eks for FakeEks {
                     name: n.clone(),
                     node_role_arn: role.clone(),
                     status: "ACTIVE".to_owned(),
+                    autoscaling_groups: vec![fake_asg(cluster, n)],
                 })
         }))
     }
