@@ -14,6 +14,7 @@ fn kind(trigger: &Trigger) -> &'static str {
         Trigger::AttachRolePolicy { .. } => "attach",
         Trigger::PutRolePolicy { .. } => "put",
         Trigger::CreateNodegroup { .. } => "create_nodegroup",
+        Trigger::Door(_) => "door",
         Trigger::Sweep => "sweep",
         Trigger::Ignored { .. } => "ignored",
     }
@@ -33,7 +34,9 @@ fn every_events_file_is_a_complete_envelope_with_its_decision() {
     ];
     let mut on_disk: Vec<String> = std::fs::read_dir(repo_root().join("events"))
         .expect("events/")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     on_disk.sort();
     let listed: Vec<&str> = expected.iter().map(|(f, _)| *f).collect();

@@ -113,7 +113,7 @@ async fn act<I: Iam, K: KeepBackup>(
             let result = match iam.detach(role, policy_arn).await {
                 Ok(change) => {
                     info!(role, policy = %policy_arn, mode = %mode, ?change, "detached managed policy");
-                    change_result(change)
+                    ActionResult::of(change)
                 }
                 Err(e) => failed(role, policy_name, &e),
             };
@@ -181,18 +181,7 @@ async fn act<I: Iam, K: KeepBackup>(
     }
 }
 
-fn change_result(change: Change) -> ActionResult {
-    match change {
-        Change::Done => ActionResult::Done,
-        Change::AlreadyDone => ActionResult::AlreadyDone,
-    }
-}
-
 fn failed(role: &str, policy: &str, e: &AwsError) -> ActionResult {
     warn!(role, policy, error = %e, "remediation action failed");
-    ActionResult::Failed {
-        error_kind: e.kind,
-        error_code: e.code.clone(),
-        error: e.to_string(),
-    }
+    ActionResult::failed(e)
 }

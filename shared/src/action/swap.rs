@@ -91,11 +91,7 @@ async fn apply<I: Iam, C: Ec2>(iam: &I, ec2: &C, swap: &CredentialSwap) -> Actio
         Ok(Change::AlreadyDone) => ActionResult::AlreadyDone,
         Err(e) => {
             tracing::error!(error = %e, nodegroup = %swap.nodegroup, "credential swap not undone");
-            ActionResult::Failed {
-                error_kind: e.kind,
-                error_code: e.code.clone(),
-                error: e.to_string(),
-            }
+            ActionResult::failed(&e)
         }
     }
 }

@@ -106,6 +106,10 @@ impl Eks for EksClients {
                         .flat_map(|r| r.auto_scaling_groups())
                         .filter_map(|g| g.name().map(str::to_owned))
                         .collect(),
+                    launch_template: ng
+                        .launch_template
+                        .as_ref()
+                        .map(|t| (t.id().map(str::to_owned), t.name().map(str::to_owned))),
                     node_role_arn: ng.node_role?,
                 })
             })),

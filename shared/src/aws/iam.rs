@@ -74,6 +74,14 @@ impl IamRead for IamClient {
     async fn instance_profiles_for_role(&self, role: &str) -> AwsResult<Vec<InstanceProfile>> {
         self.reader.instance_profiles_for_role(role).await
     }
+
+    async fn instance_profile(&self, name: &str) -> AwsResult<Option<InstanceProfile>> {
+        self.reader.instance_profile(name).await
+    }
+
+    async fn policy_roles(&self, policy_arn: &str) -> AwsResult<Vec<String>> {
+        self.reader.policy_roles(policy_arn).await
+    }
 }
 
 fn profile(p: aws_sdk_iam::types::InstanceProfile) -> InstanceProfile {
@@ -92,6 +100,7 @@ impl IamRead for IamReader {
                     .assume_role_policy_document()
                     .map(decode_document)
                     .unwrap_or_default(),
+                id: Some(role.role_id),
                 name: role.role_name,
                 arn: role.arn,
             })),
@@ -184,9 +193,66 @@ impl IamRead for IamReader {
         }
         Ok(profiles)
     }
+
+    async fn instance_profile(&self, name: &str) -> AwsResult<Option<InstanceProfile>> {
+        match self
+            .client
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.instance_profile.map(profile)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(None),
+            Err(e) => Err(classify("iam:GetInstanceProfile", &e)),
+        }
+    }
+
+    async fn policy_roles(&self, policy_arn: &str) -> AwsResult<Vec<String>> {
+        let mut pages = self
+            .client
+            .list_entities_for_policy()
+            .policy_arn(policy_arn)
+            .entity_filter(aws_sdk_iam::types::EntityType::Role)
+            .into_paginator()
+            .send();
+        let mut roles = Vec::new();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => roles.extend(
+                    page.policy_roles
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|r| r.role_name),
+                ),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(classify("iam:ListEntitiesForPolicy", &e)),
+            }
+        }
+        Ok(roles)
+    }
 }
 
 impl Iam for IamClient {
+    async fn update_trust(&self, role: &str, document: &str) -> AwsResult<Change> {
+        match self
+            .client()
+            .update_assume_role_policy()
+            .role_name(role)
+            .policy_document(document)
+            .customize()
+            .config_override(aws_sdk_iam::config::Builder::default().retry_config(super::write_retry_config()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Change::Done),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(Change::AlreadyDone),
+            Err(e) => Err(classify("iam:UpdateAssumeRolePolicy", &e)),
+        }
+    }
+
     async fn detach(&self, role: &str, policy_arn: &str) -> AwsResult<Change> {
         match self
             .client()

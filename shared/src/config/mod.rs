@@ -94,6 +94,9 @@ pub struct Config {
     /// `SHARED_ROLES=remediate`: enforce also removes policies from a node role that instances
     /// which are not nodes run with. Off (`leave`) by default: those instances may need them.
     pub remediate_shared_roles: bool,
+    /// `REMOVE_NODE_TRUST=on`: enforce removes, from another role's trust policy, the principals
+    /// that let a node role assume it. Off by default: it edits a role that is not a node role.
+    pub remove_node_trust: bool,
     /// The function's timeout (`FUNCTION_TIMEOUT_SECONDS`), the budget of an invocation whose
     /// runtime gives no usable deadline (the local runtime emulator).
     pub function_timeout: Duration,
@@ -151,8 +154,9 @@ impl Config {
             addon_policies: parse::addon_policy("ADDON_POLICIES", vars.get("ADDON_POLICIES"))?,
             index_ttl: parse::index_ttl(vars.get("INDEX_TTL_SECONDS"))?,
             discovery_concurrency: parse::discovery_concurrency(vars.get("DISCOVERY_CONCURRENCY"))?,
-            security_hub: parse::security_hub(vars.get("SECURITY_HUB"))?,
+            security_hub: parse::switch("SECURITY_HUB", vars.get("SECURITY_HUB"))?,
             remediate_shared_roles: parse::shared_roles(vars.get("SHARED_ROLES"))?,
+            remove_node_trust: parse::switch("REMOVE_NODE_TRUST", vars.get("REMOVE_NODE_TRUST"))?,
             function_timeout: parse::function_timeout(vars.get("FUNCTION_TIMEOUT_SECONDS"))?,
             central: central::central(vars)?,
         })

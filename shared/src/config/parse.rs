@@ -169,21 +169,21 @@ pub(super) fn discovery_concurrency(value: Option<String>) -> Result<usize, Conf
     }
 }
 
-/// `SECURITY_HUB`: `off` (the default) or `on`.
-pub(super) fn security_hub(value: Option<String>) -> Result<bool, ConfigError> {
-    match value.as_deref() {
-        None | Some("off") => Ok(false),
-        Some("on") => Ok(true),
-        Some(v) => Err(invalid("SECURITY_HUB", v, "unknown value", "`off` or `on`")),
-    }
-}
-
 /// `SHARED_ROLES`: `leave` (the default) or `remediate`.
 pub(super) fn shared_roles(value: Option<String>) -> Result<bool, ConfigError> {
     match value.as_deref() {
         None | Some("leave") => Ok(false),
         Some("remediate") => Ok(true),
         Some(v) => Err(invalid("SHARED_ROLES", v, "unknown value", "`leave` or `remediate`")),
+    }
+}
+
+/// An `off` (the default) / `on` setting.
+pub(super) fn switch(variable: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref() {
+        None | Some("off") => Ok(false),
+        Some("on") => Ok(true),
+        Some(v) => Err(invalid(variable, v, "unknown value", "`off` or `on`")),
     }
 }
 

@@ -239,3 +239,17 @@ fn shared_roles_are_left_alone_unless_remediate_is_asked_for() {
     let remediate = [base[0], base[1], ("SHARED_ROLES", "remediate")];
     assert!(config(&remediate).expect("remediate").remediate_shared_roles);
 }
+
+#[test]
+fn node_trust_is_only_notified_unless_removal_is_asked_for() {
+    let base = [("SNS_TOPIC_ARN", TOPIC), ("SCAN_REGIONS", "us-east-1")];
+    assert!(!config(&base).expect("default").remove_node_trust);
+    let on = [base[0], base[1], ("REMOVE_NODE_TRUST", "on")];
+    assert!(config(&on).expect("on").remove_node_trust);
+    let bad = [base[0], base[1], ("REMOVE_NODE_TRUST", "yes")];
+    let err = config(&bad).expect_err("yes is refused").to_string();
+    assert_eq!(
+        err,
+        "REMOVE_NODE_TRUST=\"yes\" is invalid: unknown value; expected `off` or `on`"
+    );
+}

@@ -64,6 +64,12 @@ impl IndexCache {
         }
     }
 
+    /// Drops the cached index: an event changed which role instances run with, so the next
+    /// check reads them again.
+    pub async fn forget(&self) {
+        *self.slot.lock().await = None;
+    }
+
     /// Stores a scan made elsewhere (the sweep's) for later events.
     pub async fn store(&self, scan: Arc<Scan>) {
         if !self.ttl.is_zero() {

@@ -8,7 +8,7 @@
 pub mod addons;
 mod cache;
 mod limit;
-mod nodes;
+pub mod nodes;
 pub mod quick;
 mod scan;
 

@@ -111,19 +111,7 @@ struct Node<'a> {
 /// group's Auto Scaling group launched it; otherwise its tags claim what it is not, and it is
 /// no node at all (so that a tag cannot make the guard change its profile or judge its role).
 fn classify<'a>(instance: &'a Instance, declared: &Declared<'a>) -> Option<Node<'a>> {
-    let named = CLUSTER_TAGS
-        .iter()
-        .filter_map(|tag| instance.tags.get(*tag).map(String::as_str))
-        .chain(
-            instance
-                .tags
-                .keys()
-                .filter_map(|key| key.strip_prefix(CLUSTER_TAG_PREFIX)),
-        );
-    let cluster = named
-        .filter_map(|name| declared.clusters.get(name))
-        .map(String::as_str)
-        .next()?;
+    let cluster = node_cluster(instance, declared.clusters)?;
     let tag = |key: &str| instance.tags.get(key).map(String::as_str);
     let declared_group = tag(NODEGROUP_TAG).and_then(|group| {
         declared
@@ -150,6 +138,21 @@ fn classify<'a>(instance: &'a Instance, declared: &Declared<'a>) -> Option<Node<
         NodeKind::SelfManaged
     };
     Some(Node { cluster, kind, managed })
+}
+
+/// The cluster an instance's tags name, when it is one of `clusters` (those EKS lists in its
+/// region): then the instance is a node of that cluster, or claims to be one.
+pub fn node_cluster<'a>(instance: &Instance, clusters: &'a BTreeSet<String>) -> Option<&'a str> {
+    let named = CLUSTER_TAGS
+        .iter()
+        .filter_map(|tag| instance.tags.get(*tag).map(String::as_str))
+        .chain(
+            instance
+                .tags
+                .keys()
+                .filter_map(|key| key.strip_prefix(CLUSTER_TAG_PREFIX)),
+        );
+    named.filter_map(|name| clusters.get(name)).map(String::as_str).next()
 }
 
 /// Reads one region's instances against what EKS declares there and the account's profiles.

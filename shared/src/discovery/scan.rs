@@ -88,6 +88,24 @@ impl NodeRoleIndex {
         }
     }
 
+    /// The declared roles of the node groups whose instances run swapped through the profile
+    /// named `profile` (a name or an ARN), sorted.
+    pub fn swapped_through(&self, profile: &str) -> Vec<String> {
+        let name = crate::types::arn::profile_name_from_arn(profile);
+        let mut roles: Vec<String> = self
+            .swaps
+            .iter()
+            .filter(|(_, swaps)| {
+                swaps
+                    .iter()
+                    .any(|s| crate::types::arn::profile_name_from_arn(&s.profile_arn).eq_ignore_ascii_case(name))
+            })
+            .filter_map(|(key, _)| self.arns.get(key).cloned().or_else(|| Some(key.clone())))
+            .collect();
+        roles.sort();
+        roles
+    }
+
     /// Every node role ARN, in a stable order.
     pub fn role_arns(&self) -> impl Iterator<Item = &str> {
         self.arns.values().map(String::as_str)

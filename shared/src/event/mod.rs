@@ -9,6 +9,7 @@
 //! an error.
 
 mod cloudtrail;
+mod doors;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ use crate::types::arn;
 use cloudtrail::{AttachRolePolicyParams, CreateNodegroupParams, PutRolePolicyParams};
 
 pub use cloudtrail::CloudTrailDetail;
+pub use doors::{DoorEvent, MetadataOptions};
 
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
@@ -55,6 +57,8 @@ pub enum Trigger {
         nodegroup: String,
         node_role_arn: Option<String>,
     },
+    /// A call that may have opened a door into a node's credentials (docs/doors.md).
+    Door(DoorEvent),
     /// A scheduled reconciliation run.
     Sweep,
     /// Nothing to do, and why.
@@ -131,7 +135,10 @@ fn decide(source: &str, detail: CloudTrailDetail, region: Option<&str>) -> Trigg
     let expected_source = match event_name {
         "AttachRolePolicy" | "PutRolePolicy" => ("aws.iam", "iam.amazonaws.com"),
         "CreateNodegroup" => ("aws.eks", "eks.amazonaws.com"),
-        other => return Trigger::ignored(format!("event {other} from {event_source} is not handled")),
+        other => match doors::source_of(other) {
+            Some(expected) => expected,
+            None => return Trigger::ignored(format!("event {other} from {event_source} is not handled")),
+        },
     };
     if (source, event_source) != expected_source {
         return Trigger::ignored(format!(
@@ -143,6 +150,12 @@ fn decide(source: &str, detail: CloudTrailDetail, region: Option<&str>) -> Trigg
         return Trigger::ignored(format!("{event_name} has no requestParameters"));
     };
 
+    if doors::source_of(event_name).is_some() {
+        return match doors::parse(event_name, params, detail.response_elements.as_ref(), region) {
+            Ok(door) => Trigger::Door(door),
+            Err(reason) => Trigger::Ignored { reason },
+        };
+    }
     match event_name {
         "AttachRolePolicy" => match serde_json::from_value::<AttachRolePolicyParams>(params) {
             Ok(p) => Trigger::AttachRolePolicy {

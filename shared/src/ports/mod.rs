@@ -76,9 +76,14 @@ pub trait IamRead: Send + Sync {
     /// The instance profiles that hold `role` (`ListInstanceProfilesForRole`); empty when the
     /// role is gone.
     fn instance_profiles_for_role(&self, role: &str) -> impl Future<Output = AwsResult<Vec<InstanceProfile>>> + Send;
+    /// One instance profile by name (`GetInstanceProfile`); `None` when it does not exist.
+    fn instance_profile(&self, name: &str) -> impl Future<Output = AwsResult<Option<InstanceProfile>>> + Send;
+    /// The names of the roles a managed policy is attached to (`ListEntitiesForPolicy`, roles
+    /// only, all pages); empty when the policy is gone.
+    fn policy_roles(&self, policy_arn: &str) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
 }
 
-/// IAM with the two writes that remediate.
+/// IAM with the writes that remediate.
 pub trait Iam: IamRead {
     fn detach(&self, role: &str, policy_arn: &str) -> impl Future<Output = AwsResult<Change>> + Send;
     fn delete_inline(&self, role: &str, policy: &str) -> impl Future<Output = AwsResult<Change>> + Send;
@@ -86,6 +91,9 @@ pub trait Iam: IamRead {
     fn remove_role_from_profile(&self, profile: &str, role: &str) -> impl Future<Output = AwsResult<Change>> + Send;
     /// `AddRoleToInstanceProfile`: then puts the node role back.
     fn add_role_to_profile(&self, profile: &str, role: &str) -> impl Future<Output = AwsResult<Change>> + Send;
+    /// `UpdateAssumeRolePolicy`: a trust that lets a node role assume another role, narrowed
+    /// (`REMOVE_NODE_TRUST=on`).
+    fn update_trust(&self, role: &str, document: &str) -> impl Future<Output = AwsResult<Change>> + Send;
 }
 
 /// EC2, per region, read-only: the instances and the profiles they run with.

@@ -13,6 +13,9 @@ pub struct Nodegroup {
     /// The Auto Scaling groups EKS runs the group's instances in (`resources.autoScalingGroups`):
     /// each instance carries the system tag `aws:autoscaling:groupName`, which no user can write.
     pub autoscaling_groups: Vec<String>,
+    /// The launch template the group's instances are launched from (`launchTemplate`): its id
+    /// and name, when the group has one of its own.
+    pub launch_template: Option<(Option<String>, Option<String>)>,
 }
 
 /// An EKS access entry (`DescribeAccessEntry`).

@@ -8,6 +8,8 @@ use super::arn;
 /// A role as `GetRole` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
+    /// The unique id (`AROA...`): a trust policy names a deleted and re-created role by it.
+    pub id: Option<String>,
     pub name: String,
     pub arn: String,
     /// URL-decoded trust policy.

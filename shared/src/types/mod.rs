@@ -4,6 +4,7 @@
 pub mod addon;
 pub mod arn;
 mod binding;
+mod door;
 mod eks;
 mod error;
 mod exception;
@@ -15,6 +16,7 @@ mod migration;
 mod mode;
 mod notification;
 mod report;
+mod severity;
 mod shell;
 mod sweep;
 mod trail;
@@ -22,6 +24,7 @@ mod verdict;
 
 pub use addon::{AddonNeed, AddonNeeds, KNOWN_ADDONS, KnownAddon, VPC_CNI};
 pub use binding::{IndexSource, NodeBinding, NodeFacts};
+pub use door::{Door, DoorKind};
 pub use eks::{AccessEntry, AddonCredentials, Nodegroup};
 pub use error::{AwsError, AwsResult, ErrorKind};
 pub use exception::{Excepted, Exception};
@@ -39,6 +42,7 @@ pub use report::{
     ActionKind, ActionRecord, ActionResult, EventSummary, InlineBackup, NotificationStatus, Outcome, Report, RoleRef,
     SWEEP_EVENT,
 };
+pub use severity::Severity;
 pub use shell::shell_quote;
 pub use sweep::{AccountLine, ActionTotals, Totals};
 pub use trail::{FieldSelector, IAM_EVENTS_REGION, Selector, TrailState};

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{
-    AccountLine, CredentialSwap, ErrorKind, Excepted, Exception, FindingsStatus, IndexSource, Kept, Migration, Mode,
-    NodeBinding, SharedRole, Totals, Violation,
+    AccountLine, AwsError, Change, CredentialSwap, Door, ErrorKind, Excepted, Exception, FindingsStatus, IndexSource,
+    Kept, Migration, Mode, NodeBinding, SharedRole, Totals, Violation,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,6 +33,9 @@ pub enum Outcome {
     /// A managed node group's instances run with a role other than its `nodeRole` (see `swaps`),
     /// and the swap is not undone: dry-run, or it could not be.
     CredentialSwap,
+    /// An event opened a door into a node's credentials that the role's policies do not show
+    /// (see `door`): notified, and closed where enforce may.
+    DoorOpened,
     /// A sweep over every node role (see `roles`).
     SweepCompleted,
 }
@@ -50,6 +53,7 @@ impl Outcome {
             Outcome::RemediationFailed => "remediation_failed",
             Outcome::Failed => "failed",
             Outcome::CredentialSwap => "credential_swap",
+            Outcome::DoorOpened => "door_opened",
             Outcome::SweepCompleted => "sweep_completed",
         }
     }
@@ -64,6 +68,7 @@ impl Outcome {
                 | Outcome::RemediationFailed
                 | Outcome::Failed
                 | Outcome::CredentialSwap
+                | Outcome::DoorOpened
         )
     }
 }
@@ -98,6 +103,25 @@ pub enum ActionResult {
     Skipped {
         reason: String,
     },
+}
+
+impl ActionResult {
+    /// What an idempotent write did.
+    pub fn of(change: Change) -> Self {
+        match change {
+            Change::Done => ActionResult::Done,
+            Change::AlreadyDone => ActionResult::AlreadyDone,
+        }
+    }
+
+    /// A write that failed, as the report keeps it.
+    pub fn failed(e: &AwsError) -> Self {
+        ActionResult::Failed {
+            error_kind: e.kind,
+            error_code: e.code.clone(),
+            error: e.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -162,6 +186,9 @@ pub struct Report {
     pub event: EventSummary,
     pub role: Option<RoleRef>,
     pub node_role: bool,
+    /// The door into node credentials the event opened, what was found and done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub door: Option<Door>,
     pub nodegroups: Vec<NodeBinding>,
     /// Instances of the node groups this role backs that run with another role, and what was
     /// done about each.
@@ -216,7 +243,8 @@ pub struct Report {
     /// Organization-mode sweep only: one line per guarded account.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountLine>,
-    /// Sweep only: one report per node role checked.
+    /// A sweep: one report per node role checked; a door event that reached several roles:
+    /// the other roles' reports.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Report>,
 }
@@ -231,6 +259,7 @@ impl Report {
             event,
             role: None,
             node_role: false,
+            door: None,
             nodegroups: Vec::new(),
             swaps: Vec::new(),
             shared: None,

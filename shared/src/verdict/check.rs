@@ -257,7 +257,7 @@ impl Stop {
 }
 
 /// The role's current policies, re-read from IAM; `None` if the role is gone.
-async fn role_state(iam: &impl IamRead, name: &str, arn: &str) -> Result<Option<RoleState>, AwsError> {
+pub(crate) async fn role_state(iam: &impl IamRead, name: &str, arn: &str) -> Result<Option<RoleState>, AwsError> {
     let (attached, inline_names) = match futures::try_join!(iam.attached_policies(name), iam.inline_policy_names(name))
     {
         Ok(found) => found,

@@ -3,33 +3,16 @@
 
 use serde_json::Value;
 
+pub use crate::types::Severity;
 use crate::types::{Report, Violation};
 use crate::verdict::policy;
 
-/// How serious a violation is: decided by the policy alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Severity {
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        }
-    }
-}
-
 /// The worst of a role's report: CRITICAL when its nodes run with swapped credentials, else
-/// its worst violation; `None` when it has neither.
+/// the worst of its violations and of the door an event opened; `None` when it has none.
 pub fn worst(report: &Report) -> Option<Severity> {
     let swapped = (!report.swaps.is_empty()).then_some(Severity::Critical);
-    report.violations.iter().map(severity).max().max(swapped)
+    let door = report.door.as_ref().map(|d| d.severity);
+    report.violations.iter().map(severity).max().max(swapped).max(door)
 }
 
 /// CRITICAL for administrator access or `"*"` actions, HIGH for other wildcards or IAM writes

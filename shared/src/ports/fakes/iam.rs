@@ -89,6 +89,7 @@ impl IamRead for FakeIam {
     async fn role(&self, name: &str) -> AwsResult<Option<Role>> {
         self.check("GetRole", name)?;
         Ok(self.roles.lock().expect("lock").get(name).map(|r| Role {
+            id: Some(fake_role_id(name)),
             name: name.to_owned(),
             arn: r.arn.clone(),
             trust_policy: r.trust.clone(),
@@ -144,6 +145,30 @@ impl IamRead for FakeIam {
             .map(|(name, roles)| profile(name, roles))
             .collect())
     }
+
+    async fn instance_profile(&self, name: &str) -> AwsResult<Option<InstanceProfile>> {
+        self.check("GetInstanceProfile", name)?;
+        let profiles = self.profiles.lock().expect("lock");
+        Ok(profiles.get(name).map(|roles| profile(name, roles)))
+    }
+
+    async fn policy_roles(&self, policy_arn: &str) -> AwsResult<Vec<String>> {
+        self.check("ListEntitiesForPolicy", policy_arn)?;
+        let roles = self.roles.lock().expect("lock");
+        let mut names: Vec<String> = roles
+            .iter()
+            .filter(|(_, r)| r.attached.iter().any(|a| a == policy_arn))
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// The unique id the fake gives role `name`.
+pub fn fake_role_id(name: &str) -> String {
+    let letters: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("AROA{}", letters.to_ascii_uppercase())
 }
 
 /// The ARN of the fake account's instance profile `name`.
@@ -181,6 +206,20 @@ impl FakeIam {
 }
 
 impl Iam for FakeIam {
+    async fn update_trust(&self, role: &str, document: &str) -> AwsResult<Change> {
+        self.check("UpdateAssumeRolePolicy", role)?;
+        self.writes.lock().expect("lock").push(format!("update-trust {role}"));
+        let mut roles = self.roles.lock().expect("lock");
+        let Some(r) = roles.get_mut(role) else {
+            return Ok(Change::AlreadyDone);
+        };
+        if r.trust == document {
+            return Ok(Change::AlreadyDone);
+        }
+        r.trust = document.to_owned();
+        Ok(Change::Done)
+    }
+
     async fn detach(&self, role: &str, policy_arn: &str) -> AwsResult<Change> {
         self.check("DetachRolePolicy", policy_arn)?;
         self.writes

@@ -18,6 +18,11 @@ pub use iam::{FakeIam, profile_arn};
 pub const EC2_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}]}"#;
 pub const SSM_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ssm.amazonaws.com"}}]}"#;
 
+/// The launch template id the fake gives node group `nodegroup` of `cluster`.
+pub fn fake_launch_template(cluster: &str, nodegroup: &str) -> String {
+    format!("lt-{cluster}-{nodegroup}")
+}
+
 pub fn error(operation: &'static str, kind: ErrorKind, code: &str) -> AwsError {
     AwsError {
         operation,
@@ -150,6 +155,7 @@ impl Eks for FakeEks {
                     node_role_arn: role.clone(),
                     status: "ACTIVE".to_owned(),
                     autoscaling_groups: vec![fake_asg(cluster, n)],
+                    launch_template: Some((Some(fake_launch_template(cluster, n)), None)),
                 })
         }))
     }

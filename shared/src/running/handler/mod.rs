@@ -233,6 +233,11 @@ where
             actor: event.actor.clone(),
         };
         let mut report = Report::new(self.config.mode, Some(self.identity.account.clone()), summary);
+        if let Trigger::Door(door) = &event.trigger
+            && let Some(reason) = crate::verdict::doors::needless(door)
+        {
+            return Handled::done(report.finish(Outcome::Ignored, reason));
+        }
         let account = match (&event.trigger, event.account.as_deref()) {
             (Trigger::Ignored { reason }, _) => return Handled::done(report.finish(Outcome::Ignored, reason.clone())),
             (_, None) => return Handled::done(report.finish(Outcome::Ignored, "event names no account".to_owned())),
@@ -257,6 +262,7 @@ where
             Trigger::AttachRolePolicy { role_name, .. } | Trigger::PutRolePolicy { role_name, .. } => {
                 self.check_and_notify(&acct, report, &role_name, None).await
             }
+            Trigger::Door(door) => self.door(&acct, report, &door).await,
             // both answered before entering the account
             Trigger::Sweep | Trigger::Ignored { .. } => {
                 Handled::done(report.finish(Outcome::Ignored, "not an action event".to_owned()))
@@ -359,6 +365,7 @@ where
             }
             Err(stop) => return self.stopped(report, stop).await,
         }
+        doors::settle(&mut report);
         if self.config.security_hub && report.node_role {
             // boxed: the SDK's futures are large, and they live on the heap instead of the stack
             let scope = self.findings_scope(acct);
@@ -421,6 +428,7 @@ fn log_report(report: &Report) {
     }
 }
 
+mod doors;
 mod respond;
 
 use respond::transient_action;

@@ -167,19 +167,14 @@ impl<N: Notifier> KeepBackup for BackupToTopic<'_, N> {
     }
 }
 
-pub(super) fn transient_action(report: &Report) -> Option<(String, AwsError)> {
-    let actions = report
-        .actions
-        .iter()
-        .map(|a| (format!("remediating {}", a.policy_name), &a.result));
-    let swaps = report.swaps.iter().filter_map(|s| {
-        let what = format!(
-            "undoing the credential swap of node group {}/{}",
-            s.cluster, s.nodegroup
-        );
-        s.result.as_ref().map(|result| (what, result))
-    });
-    actions.chain(swaps).find_map(|(what, result)| match result {
+/// A transient failure closing the report's door, if any: a retry can close it.
+pub(super) fn transient_door(report: &Report) -> Option<(String, AwsError)> {
+    let door = report.door.as_ref()?;
+    transient(format!("closing: {}", door.kind.title()), door.result.as_ref()?)
+}
+
+fn transient(what: String, result: &ActionResult) -> Option<(String, AwsError)> {
+    match result {
         ActionResult::Failed {
             error_kind: ErrorKind::Transient,
             error_code,
@@ -194,5 +189,20 @@ pub(super) fn transient_action(report: &Report) -> Option<(String, AwsError)> {
             },
         )),
         _ => None,
-    })
+    }
+}
+
+pub(super) fn transient_action(report: &Report) -> Option<(String, AwsError)> {
+    let actions = report
+        .actions
+        .iter()
+        .map(|a| (format!("remediating {}", a.policy_name), &a.result));
+    let swaps = report.swaps.iter().filter_map(|s| {
+        let what = format!(
+            "undoing the credential swap of node group {}/{}",
+            s.cluster, s.nodegroup
+        );
+        s.result.as_ref().map(|result| (what, result))
+    });
+    actions.chain(swaps).find_map(|(what, result)| transient(what, result))
 }
