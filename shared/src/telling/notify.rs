@@ -154,6 +154,15 @@ pub fn subject(report: &Report, guards: Guards) -> String {
         Outcome::CredentialSwap => "CREDENTIAL SWAP",
         other => other.as_str(),
     };
+    if let (Outcome::DoorOpened, Some(door)) = (report.outcome, &report.door) {
+        let before = format!(
+            "eks-node-role-guard: [{}] {}: {}",
+            door.severity.label(),
+            door.kind.title(),
+            guards.account_prefix(report.account.as_deref())
+        );
+        return subject_around(&before, &door.subject, "");
+    }
     if let Some(role) = &report.role {
         let before = format!(
             "eks-node-role-guard: {what}: {}",

@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::fmt::Write as _;
 
 use crate::types::{
-    ActionKind, ActionResult, CredentialSwap, EventSummary, Migration, NodeBinding, Report, SwapFix, Usage, Violation,
+    ActionKind, ActionResult, CredentialSwap, Door, EventSummary, Migration, NodeBinding, Report, SwapFix, Usage, Violation,
 };
 use crate::verdict::severity::{Severity, severity, worst};
 
@@ -39,6 +39,9 @@ pub fn text(report: &Report) -> String {
         by(&report.event)
     );
     write_bindings(&mut out, &report.nodegroups);
+    if let Some(door) = &report.door {
+        write_door(&mut out, door);
+    }
     if let Some(shared) = &report.shared {
         let _ = writeln!(
             out,
@@ -172,6 +175,45 @@ fn write_bindings(out: &mut String, bindings: &[NodeBinding]) {
                 instances.describe()
             ),
         };
+    }
+}
+
+/// The door an event opened: what, the evidence, what was done, the commands.
+fn write_door(out: &mut String, door: &Door) {
+    let _ = writeln!(
+        out,
+        "\n[{}] DOOR: {} ({} on {})\n  {}",
+        door.severity.label(),
+        door.kind.title(),
+        door.event,
+        door.subject,
+        door.finding
+    );
+    for detail in &door.details {
+        let _ = writeln!(out, "  - {detail}");
+    }
+    let result = match &door.result {
+        None => None,
+        Some(ActionResult::Planned) => Some("not done (dry-run)".to_owned()),
+        Some(ActionResult::Done) => Some("closed".to_owned()),
+        Some(ActionResult::AlreadyDone) => Some("already closed".to_owned()),
+        Some(ActionResult::Failed { error, .. }) => Some(format!("FAILED: {error}")),
+        Some(ActionResult::Skipped { reason }) => Some(format!("not done: {reason}")),
+    };
+    if let Some(result) = result {
+        let _ = writeln!(out, "  Closing it: {result}");
+    }
+    if !door.close_commands.is_empty() {
+        out.push_str("  Close it:\n");
+        for command in &door.close_commands {
+            let _ = writeln!(out, "    {command}");
+        }
+    }
+    if !door.reopen_commands.is_empty() {
+        out.push_str("  Put it back as found:\n");
+        for command in &door.reopen_commands {
+            let _ = writeln!(out, "    {command}");
+        }
     }
 }
 
