@@ -6,7 +6,8 @@ use std::cmp::Reverse;
 use std::fmt::Write as _;
 
 use crate::types::{
-    ActionKind, ActionResult, CredentialSwap, Door, EventSummary, Migration, NodeBinding, Report, SwapFix, Usage, Violation,
+    ActionKind, ActionResult, CredentialSwap, Door, EventSummary, Migration, NodeBinding, Report, SwapFix, Usage,
+    Violation,
 };
 use crate::verdict::severity::{Severity, severity, worst};
 

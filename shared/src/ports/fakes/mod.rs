@@ -13,7 +13,7 @@ use crate::types::{
 mod ec2;
 mod iam;
 pub use ec2::{FakeEc2, FakeInstance};
-pub use iam::{FakeIam, profile_arn};
+pub use iam::{FakeIam, fake_role_id, profile_arn};
 
 pub const EC2_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}]}"#;
 pub const SSM_TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ssm.amazonaws.com"}}]}"#;

@@ -11,6 +11,7 @@ use super::*;
 mod addons;
 mod discovery;
 mod documented;
+mod doors;
 mod faults;
 mod instances;
 mod organization;
