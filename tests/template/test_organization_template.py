@@ -28,6 +28,8 @@ from test_template import (
     ACCOUNT_ROLES,
     ADAPTERS_DIR,
     EVENTS_DIR,
+    FIXTURE_RULES,
+    PATTERN_RULES,
     POLICY_WRITES,
     SDK_CALL,
     SWAP_WRITES,
@@ -55,12 +57,10 @@ MEMBER_PATH = ROOT / "member.yaml"
 SAMPLES_DIR = ROOT.parent / "shared" / "cloudtrail-samples"
 CENTRAL_ACCOUNT = "123456789012"  # moto's default account: the central deployment
 MEMBER_ACCOUNT = "210987654321"
-MEMBER_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
+# member.yaml's rules: the same logical ids and patterns as template.yaml's main rules
+MEMBER_RULES = PATTERN_RULES
 # template.yaml's rule for each kind of event, on the default bus and on the organization bus
-CENTRAL_RULE = {
-    "IamPolicyChangeRule": "CentralIamPolicyChangeRule",
-    "EksCreateNodegroupRule": "CentralEksCreateNodegroupRule",
-}
+CENTRAL_RULE = {rule: f"Central{rule}" for rule in PATTERN_RULES}
 
 
 def load_member():
@@ -221,13 +221,12 @@ class MemberTemplate(unittest.TestCase):
         self.assertIn("iam:PassRole", deny["Action"])
 
     def test_rules_send_the_main_patterns_to_the_central_bus_only_with_a_role(self):
-        for rule, main_rule in (
-            ("IamPolicyChangeRule", "IamPolicyChangeRule"),
-            ("EksCreateNodegroupRule", "EksCreateNodegroupRule"),
-        ):
+        rules = {k for k, r in self.resources.items() if r["Type"] == "AWS::Events::Rule"}
+        self.assertEqual(rules, set(MEMBER_RULES))
+        for rule in MEMBER_RULES:
             with self.subTest(rule=rule):
                 props = self.resources[rule]["Properties"]
-                self.assertEqual(props["EventPattern"], self.main[main_rule]["Properties"]["EventPattern"])
+                self.assertEqual(props["EventPattern"], self.main[rule]["Properties"]["EventPattern"])
                 (target,) = props["Targets"]
                 self.assertEqual(target["Arn"], {"Ref": "CentralEventBusArn"})
                 self.assertEqual(target["RoleArn"], {"Fn::GetAtt": ["ToCentralBusRole", "Arn"]})
@@ -235,6 +234,7 @@ class MemberTemplate(unittest.TestCase):
         self.assertEqual(self.resources["IamPolicyChangeRule"]["Condition"], "IsIamRegion")
         self.assertEqual(self.resources["MemberRole"]["Condition"], "IsIamRegion")
         self.assertNotIn("Condition", self.resources["EksCreateNodegroupRule"])
+        self.assertNotIn("Condition", self.resources["Ec2InstanceCredentialsRule"])
         # nothing in the member stack targets a function or the member role
         text = MEMBER_PATH.read_text()
         self.assertNotIn("AWS::Lambda", text)
@@ -268,6 +268,7 @@ class MemberTemplate(unittest.TestCase):
                             ]
                         },
                         {"Fn::GetAtt": ["EksCreateNodegroupRule", "Arn"]},
+                        {"Fn::GetAtt": ["Ec2InstanceCredentialsRule", "Arn"]},
                     ]
                 }
             },
@@ -275,7 +276,14 @@ class MemberTemplate(unittest.TestCase):
         # every resource exists in every region but the IAM-region ones
         regional = {k for k, r in self.resources.items() if "Condition" not in r}
         self.assertEqual(
-            regional, {"ToCentralBusRole", "EksCreateNodegroupRule", "DeadLetterQueue", "DeadLetterQueuePolicy"}
+            regional,
+            {
+                "ToCentralBusRole",
+                "EksCreateNodegroupRule",
+                "Ec2InstanceCredentialsRule",
+                "DeadLetterQueue",
+                "DeadLetterQueuePolicy",
+            },
         )
         self.assertEqual(
             {k for k, r in self.resources.items() if r.get("Condition") == "IsIamRegion"},
@@ -320,10 +328,7 @@ class CentralKind(unittest.TestCase):
         )
 
     def test_bus_rules_invoke_the_function_only_one_hop(self):
-        for rule, main_rule in (
-            ("CentralIamPolicyChangeRule", "IamPolicyChangeRule"),
-            ("CentralEksCreateNodegroupRule", "EksCreateNodegroupRule"),
-        ):
+        for main_rule, rule in CENTRAL_RULE.items():
             with self.subTest(rule=rule):
                 props = self.resources[rule]["Properties"]
                 self.assertEqual(props["EventBusName"], {"Ref": "CentralEventBus"})
@@ -359,13 +364,15 @@ class CentralKind(unittest.TestCase):
         }
         called = operations_in("sts", exclude=("GetCallerIdentity",)) | operations_in("organizations")
         self.assertEqual(normalised(granted), normalised(called))
-        # and only in the central kind
+        # and only in the central kind: they are the statements that exist only there
         policy = self.resources["RemediatorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-        conditional = [s for s in policy if "Fn::If" in s]
-        self.assertEqual(len(conditional), 2)
-        for s in conditional:
-            self.assertEqual(s["Fn::If"][0], "IsCentral")
-            self.assertEqual(s["Fn::If"][2], {"Ref": "AWS::NoValue"})
+        central = [s["Fn::If"] for s in policy if "Fn::If" in s and s["Fn::If"][0] == "IsCentral"]
+        self.assertEqual(len(central), 2)
+        for _, statement, otherwise in central:
+            self.assertEqual(otherwise, {"Ref": "AWS::NoValue"})
+            self.assertTrue({a.split(":")[0] for a in as_list(statement["Action"])} <= {"sts", "organizations"})
+        unconditional = [a for s in policy if "Fn::If" not in s for a in as_list(s["Action"])]
+        self.assertFalse([a for a in unconditional if a.split(":")[0] in ("sts", "organizations")])
 
     def test_environment_turns_organization_mode_on_only_in_central(self):
         env = self.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
@@ -394,12 +401,13 @@ class CentralKind(unittest.TestCase):
             self.assertIn(name, member_params)
 
 
-class OrganizationByDelivery(unittest.TestCase):
+class OrganizationPaths(unittest.TestCase):
     """The organization's event path in moto's EventBridge, with each rule and target read from
     the templates: member.yaml's rules on a member account's default bus (us-east-1, where the
-    IAM rule exists, and us-west-2, where only the CreateNodegroup rule does) targeting the
-    central account's organization bus, and template.yaml's central rules on that bus, each
-    with an SQS queue standing in for the function."""
+    IAM rule exists, and us-west-2, where only the EKS and EC2 rules do) targeting the central
+    account's organization bus, and template.yaml's central rules on that bus, each with an SQS
+    queue standing in for the function. No tests of its own (tests/template/test_doors.py
+    shares it): `through_members` and `on_central_bus` send cases and check what arrives."""
 
     @classmethod
     def setUpClass(cls):
@@ -483,7 +491,12 @@ class OrganizationByDelivery(unittest.TestCase):
         drain()
         return got
 
-    def test_member_events_reach_the_central_rules_from_every_region_and_nothing_else_does(self):
+    def through_members(self, cases, rule_of, must_reach):
+        """Sends each (name, envelope) from a member's default bus in two regions; checks that
+        exactly the cases `rule_of(name, envelope)` names a member rule for (only where that
+        rule exists) arrive on the organization bus unchanged and reach that rule's central rule,
+        that each rule in `must_reach` got at least one, and that nothing was dead-lettered.
+        -> {central rule: {marker, ...}}"""
         # Given the organization bus with the central rules, and a rule of the test's own that
         # records everything arriving on that bus (so the member rules are judged by themselves,
         # not through the central rules' identical patterns)
@@ -526,10 +539,13 @@ class OrganizationByDelivery(unittest.TestCase):
                 events.put_targets(Rule=f"{stack}-{rule}", Targets=[target])
                 rules.append(rule)
             regions[region] = (events, sqs, dlq_url, rules)
-        self.assertEqual(regions["us-west-2"][3], ["EksCreateNodegroupRule"], "IAM events exist only in us-east-1")
+        self.assertEqual(
+            regions["us-west-2"][3],
+            [r for r in MEMBER_RULES if r != "IamPolicyChangeRule"],
+            "IAM events: us-east-1 only",
+        )
 
-        # When every CloudTrail case arrives on the member's default bus in each region
-        cases = cloudtrail_cases()
+        # When every case arrives on the member's default bus in each region
         sent, expected = {}, {rule: set() for rule in queues}
         for region, (events, _, _, rules) in regions.items():
             for name, envelope in cases:
@@ -546,16 +562,16 @@ class OrganizationByDelivery(unittest.TestCase):
                 )
                 self.assertEqual(result["FailedEntryCount"], 0, f"{name}: {result}")
                 sent[marker] = (f"{region}: {name}", envelope, detail)
-                rule = expected_rule(envelope)
+                rule = rule_of(name, envelope)
                 if rule in rules:
                     expected[CENTRAL_RULE[rule]].add(marker)
-        for rule, markers in expected.items():
-            self.assertTrue(markers, f"no positive case for {rule}")
+        for rule in must_reach:
+            self.assertTrue(expected[CENTRAL_RULE[rule]], f"no positive case for {CENTRAL_RULE[rule]}")
         self.assertGreater(len(sent), sum(map(len, expected.values())), "no negative case at all")
 
-        # Then exactly the successful AttachRolePolicy / PutRolePolicy (us-east-1 only) and
-        # CreateNodegroup (both regions) arrive on the organization bus, unchanged, and each
-        # reaches its central rule; failed calls, other calls and look-alikes reach nothing
+        # Then exactly the successful IAM calls (us-east-1 only) and EKS and EC2 calls (both
+        # regions) arrive on the organization bus, unchanged, and each reaches its central rule;
+        # failed calls, other calls and look-alikes reach nothing
         expected["arrived"] = set().union(*expected.values())
         got = self.collect(dict(queues, arrived=arrived_url), expected)
         for rule in (*queues, "arrived"):
@@ -571,12 +587,15 @@ class OrganizationByDelivery(unittest.TestCase):
         # and nothing was dead-lettered on the way
         for region, (_, sqs, dlq_url, _) in regions.items():
             self.assertEqual(sqs.receive_message(QueueUrl=dlq_url).get("Messages", []), [], region)
+        return {rule: markers for rule, markers in expected.items() if rule != "arrived"}
 
-    def test_central_bus_rules_deliver_exactly_the_expected_events(self):
+    def on_central_bus(self, cases, rule_of, must_reach):
+        """Puts each case on the organization bus and again on the central account's default
+        bus; checks that each central rule receives exactly the cases `rule_of` names its main
+        rule for, from the organization bus only, and that each rule in `must_reach` got one."""
         # Given the organization bus with the central rules
         bus, queues = self.central_bus_with_rules()
         # When every case is put on that bus, and again on the default bus of the same account
-        cases = cloudtrail_cases()
         sent, expected = {}, {rule: set() for rule in queues}
         for name, envelope in cases:
             for on_bus in (bus, "default"):
@@ -592,11 +611,11 @@ class OrganizationByDelivery(unittest.TestCase):
                 result = self.central_events.put_events(Entries=[entry])
                 self.assertEqual(result["FailedEntryCount"], 0, f"{name}: {result}")
                 sent[marker] = f"{'organization bus' if on_bus != 'default' else 'default bus'}: {name}"
-                rule = expected_rule(envelope)
+                rule = rule_of(name, envelope)
                 if rule and on_bus != "default":
                     expected[CENTRAL_RULE[rule]].add(marker)
-        for rule, markers in expected.items():
-            self.assertTrue(markers, f"no positive case for {rule}")
+        for rule in must_reach:
+            self.assertTrue(expected[CENTRAL_RULE[rule]], f"no positive case for {CENTRAL_RULE[rule]}")
 
         # Then each central rule receives exactly its events from the organization bus, and
         # nothing put on the default bus (the main rules' bus) reaches them
@@ -605,6 +624,16 @@ class OrganizationByDelivery(unittest.TestCase):
             with self.subTest(rule=rule):
                 received = sorted(sent[e["detail"]["testMarker"]] for e in got[rule])
                 self.assertEqual(received, sorted(sent[m] for m in expected[rule]))
+
+
+class OrganizationByDelivery(OrganizationPaths):
+    def test_member_events_reach_the_central_rules_from_every_region_and_nothing_else_does(self):
+        # (every events/ file and CloudTrail sample, and look-alikes; the EC2 rule's own cases
+        # are test_doors.py's)
+        self.through_members(cloudtrail_cases(), lambda _, envelope: expected_rule(envelope), FIXTURE_RULES)
+
+    def test_central_bus_rules_deliver_exactly_the_expected_events(self):
+        self.on_central_bus(cloudtrail_cases(), lambda _, envelope: expected_rule(envelope), FIXTURE_RULES)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,46 @@ VENV_BIN = Path(sys.executable).parent
 # cfn-lint ships the IAM service authorization data (every action of every service).
 IAM_ACTIONS_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
 
-# The IAM and EKS rules whose patterns are tested by delivery.
-PATTERN_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
+# The IAM, EKS and EC2 rules whose patterns are tested by delivery.
+PATTERN_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule", "Ec2InstanceCredentialsRule")
+# The rules the events/ files reach (the EC2 rule's events are tests/template/test_doors.py's).
+FIXTURE_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule")
+# What each of them must deliver, written out from the events the function handles (not read
+# from the template): (source, eventSource, event names), successful calls only.
+RULE_EVENTS = {
+    "IamPolicyChangeRule": (
+        "aws.iam",
+        "iam.amazonaws.com",
+        {
+            "AttachRolePolicy",
+            "PutRolePolicy",
+            "AddRoleToInstanceProfile",
+            "UpdateAssumeRolePolicy",
+            "CreatePolicyVersion",
+            "SetDefaultPolicyVersion",
+            "PutRolePermissionsBoundary",
+            "DeleteRolePermissionsBoundary",
+        },
+    ),
+    "EksCreateNodegroupRule": ("aws.eks", "eks.amazonaws.com", {"CreateNodegroup", "CreateAccessEntry"}),
+    "Ec2InstanceCredentialsRule": (
+        "aws.ec2",
+        "ec2.amazonaws.com",
+        {
+            "AssociateIamInstanceProfile",
+            "ReplaceIamInstanceProfileAssociation",
+            "ModifyInstanceMetadataOptions",
+            "CreateLaunchTemplateVersion",
+        },
+    ),
+}
 # The rules that invoke the function, and those that send tamper alerts to the topic.
-FUNCTION_RULES = ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule")
+FUNCTION_RULES = (*PATTERN_RULES, "SweepScheduleRule")
 TAMPER_RULES = ("TamperAlertRule", "TamperWatchRule")
 # The central kind's rules on its organization event bus, which also invoke the function.
-CENTRAL_RULES = ("CentralIamPolicyChangeRule", "CentralEksCreateNodegroupRule")
+CENTRAL_RULES = tuple(f"Central{r}" for r in PATTERN_RULES)
+# The forwarder kind's rules, each with the main rule whose pattern it forwards.
+FORWARDING_RULES = {"ForwardingRule": "EksCreateNodegroupRule", "Ec2ForwardingRule": "Ec2InstanceCredentialsRule"}
 ALARMS = ("FunctionErrorsAlarm", "FunctionThrottlesAlarm", "DeadLettersAlarm", "HeartbeatAlarm")
 EMF_RS = next((p for p in (CORE_SRC / "telling" / "emf.rs", CORE_SRC / "emf.rs") if p.exists()), CORE_SRC / "emf.rs")
 # Adapter files whose SDK calls need permissions; the file name is the IAM service prefix.
@@ -55,6 +88,8 @@ SWAP_WRITES = {
     "ec2:ReplaceIamInstanceProfileAssociation",
     "iam:PassRole",
 }
+# RemoveNodeTrust=on's write: a trust policy edited on a role that is not a node role.
+TRUST_WRITES = {"iam:UpdateAssumeRolePolicy"}
 
 # Methods that follow `client` in the adapters but are not AWS operations.
 NOT_OPERATIONS = {"clone", "config", "send", "into_paginator", "items", "build"}
@@ -200,6 +235,7 @@ DEPLOYED = {
     "AWS::StackId": STACK_ID,
     "IamPolicyChangeRule": "guard-IamPolicyChangeRule-1A2B3C",
     "EksCreateNodegroupRule": "guard-EksCreateNodegroupRule-4D5E6F",
+    "Ec2InstanceCredentialsRule": "guard-Ec2InstanceCredentialsRule-Y7Z8A9",
     "SweepScheduleRule": "guard-SweepScheduleRule-7G8H9I",
     "TamperAlertRule": "guard-TamperAlertRule-J1K2L3",
     "RemediatorFunction": "guard-RemediatorFunction-M4N5O6",
@@ -284,36 +320,87 @@ class Lint(unittest.TestCase):
         self.assertGreater(checked, 30, "found suspiciously few policy actions")
 
 
-class EventPatternsByDelivery(unittest.TestCase):
-    """The template's event patterns, created as rules in moto's EventBridge, deliver exactly the
-    events they should to an SQS queue per rule."""
+class Delivery(unittest.TestCase):
+    """moto's EventBridge and SQS (us-east-1), and what every delivery test of a pattern does: a
+    rule per pattern with a queue, each case put with a unique marker, then exactly the expected
+    markers in each queue. No tests of its own (tests/template/test_doors.py shares it)."""
 
     @classmethod
     def setUpClass(cls):
         import boto3
 
-        cls.server, endpoint = start_moto()
-        session = boto3.session.Session(
+        cls.server, cls.endpoint = start_moto()
+        cls.session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )
-        cls.events = session.client("events", endpoint_url=endpoint)
-        cls.sqs = session.client("sqs", endpoint_url=endpoint)
-        cls.cloudwatch = session.client("cloudwatch", endpoint_url=endpoint)
+        cls.events = cls.session.client("events", endpoint_url=cls.endpoint)
+        cls.sqs = cls.session.client("sqs", endpoint_url=cls.endpoint)
+        cls.cloudwatch = cls.session.client("cloudwatch", endpoint_url=cls.endpoint)
 
     @classmethod
     def tearDownClass(cls):
         stop_moto(cls.server)
 
+    def queue(self, name):
+        """A new queue. -> (URL, ARN)"""
+        url = self.sqs.create_queue(QueueName=f"{name}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        return url, self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
     def create_rule_with_queue(self, logical_id, pattern):
-        suffix = uuid.uuid4().hex[:8]
-        queue_url = self.sqs.create_queue(QueueName=f"{logical_id}-{suffix}")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        rule = f"{logical_id}-{suffix}"
+        queue_url, queue_arn = self.queue(logical_id)
+        rule = f"{logical_id}-{uuid.uuid4().hex[:8]}"
         self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
         self.events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
         return queue_url
+
+    def pattern_queues(self, logical_ids=PATTERN_RULES):
+        """Each rule's EventPattern read from template.yaml, created with a queue. -> {rule: URL}"""
+        resources = load_template()["Resources"]
+        return {r: self.create_rule_with_queue(r, resources[r]["Properties"]["EventPattern"]) for r in logical_ids}
+
+    def put_cases(self, cases, rule_of, events=None):
+        """Puts each (name, envelope) on the default bus of `events` (us-east-1's by default)
+        with a unique marker. -> ({marker: name}, {rule: {marker, ...}} as `rule_of` expects)"""
+        names, expected = {}, {}
+        for name, envelope in cases:
+            marker = uuid.uuid4().hex
+            names[marker] = name
+            detail = dict(envelope.get("detail") or {}, testMarker=marker)
+            entry = {
+                "Source": envelope["source"],
+                "DetailType": envelope["detail-type"],
+                "Detail": json.dumps(detail),
+                "Resources": envelope.get("resources") or [],
+            }
+            result = (events or self.events).put_events(Entries=[entry])
+            self.assertEqual(result["FailedEntryCount"], 0, f"{name}: {result}")
+            rule = rule_of(name, envelope)
+            if rule:
+                expected.setdefault(rule, set()).add(marker)
+        return names, expected
+
+    def assert_delivered(self, queues, names, expected):
+        """Each queue receives exactly its rule's markers. The negatives are not vacuous: the
+        positives arrive through the same bus in the same run, and the stragglers get a grace
+        period after the last positive before the final count."""
+        unknown = set(expected) - set(queues)
+        self.assertFalse(unknown, f"cases expected by rules without a queue: {unknown}")
+        delivered = {logical_id: [] for logical_id in queues}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for logical_id, queue_url in queues.items():
+                delivered[logical_id].extend(self.drain(queue_url))
+            if all(expected.get(r, set()) <= set(delivered[r]) for r in queues):
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        for logical_id, queue_url in queues.items():
+            delivered[logical_id].extend(self.drain(queue_url))
+        for logical_id in queues:
+            got = sorted(names.get(m, f"unknown marker {m}") for m in delivered[logical_id])
+            want = sorted(names[m] for m in expected.get(logical_id, ()))
+            with self.subTest(rule=logical_id):
+                self.assertEqual(got, want)
 
     def drain(self, queue_url):
         markers = []
@@ -335,24 +422,51 @@ class EventPatternsByDelivery(unittest.TestCase):
         detail = envelope.get("detail") or {}
         if envelope.get("detail-type") != "AWS API Call via CloudTrail" or "errorCode" in detail:
             return None
-        source, name = envelope.get("source"), detail.get("eventName")
-        if source == "aws.iam" and detail.get("eventSource") == "iam.amazonaws.com":
-            if name in ("AttachRolePolicy", "PutRolePolicy"):
-                return "IamPolicyChangeRule"
-        if source == "aws.eks" and detail.get("eventSource") == "eks.amazonaws.com":
-            if name == "CreateNodegroup":
-                return "EksCreateNodegroupRule"
+        for rule, (source, event_source, names) in RULE_EVENTS.items():
+            if (envelope.get("source"), detail.get("eventSource")) == (source, event_source):
+                if detail.get("eventName") in names:
+                    return rule
         return None
+
+    @staticmethod
+    def api_call(service, name, request, ip="203.0.113.7", invoked_by=None, error=None, region="us-east-1"):
+        """A CloudTrail management event as EventBridge delivers it, in the shape of real
+        records (Lambda's functionName is the ARN even when the caller gave the name)."""
+        identity = {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory",
+            "accountId": ACCOUNT,
+        }
+        if invoked_by:
+            identity["invokedBy"] = invoked_by
+        detail = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": "2026-11-23T10:00:00Z",
+            "eventSource": f"{service}.amazonaws.com",
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": ip,
+            "userAgent": "cloudformation.amazonaws.com" if invoked_by else "aws-cli/2.17.0",
+            "requestParameters": request,
+            "responseElements": None,
+            "eventID": str(uuid.uuid4()),
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": ACCOUNT,
+        }
+        if error:
+            detail["errorCode"] = error
+        return {"Source": f"aws.{service}", "DetailType": "AWS API Call via CloudTrail", "Detail": detail}
+
+
+class EventPatternsByDelivery(Delivery):
+    """The template's event patterns, created as rules in moto's EventBridge, deliver exactly the
+    events they should to an SQS queue per rule."""
 
     def test_rules_deliver_exactly_the_expected_events(self):
         # Given each rule's EventPattern read from template.yaml, created in EventBridge with a queue
-        template = load_template()
-        queues = {
-            logical_id: self.create_rule_with_queue(
-                logical_id, template["Resources"][logical_id]["Properties"]["EventPattern"]
-            )
-            for logical_id in PATTERN_RULES
-        }
+        queues = self.pattern_queues()
 
         # and every events/ file plus synthesised look-alikes that must not match
         cases = []
@@ -379,80 +493,15 @@ class EventPatternsByDelivery(unittest.TestCase):
         ]
 
         # When each is put on the default bus with a unique marker
-        expected = {logical_id: set() for logical_id in PATTERN_RULES}
-        names = {}
-        for name, envelope in cases:
-            marker = uuid.uuid4().hex
-            names[marker] = name
-            detail = dict(envelope.get("detail") or {}, testMarker=marker)
-            entry = {
-                "Source": envelope["source"],
-                "DetailType": envelope["detail-type"],
-                "Detail": json.dumps(detail),
-                "Resources": envelope.get("resources") or [],
-            }
-            result = self.events.put_events(Entries=[entry])
-            self.assertEqual(result["FailedEntryCount"], 0, f"{name}: {result}")
-            rule = self.expected_rule(envelope)
-            if rule:
-                expected[rule].add(marker)
-        for logical_id in PATTERN_RULES:
-            self.assertTrue(expected[logical_id], f"no positive case for {logical_id}")
+        names, expected = self.put_cases(cases, lambda _, envelope: self.expected_rule(envelope))
+        for logical_id in FIXTURE_RULES:
+            self.assertTrue(expected.get(logical_id), f"no positive case for {logical_id}")
         self.assertTrue(len(cases) > sum(len(markers) for markers in expected.values()), "no negative case at all")
 
-        # Then each queue receives exactly its rule's events. The negatives are not vacuous: the
-        # positives arrived through the same bus in the same run, and the stragglers get a grace
-        # period after the last positive before the final count.
-        delivered = {logical_id: [] for logical_id in PATTERN_RULES}
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            for logical_id, queue_url in queues.items():
-                delivered[logical_id].extend(self.drain(queue_url))
-            if all(expected[r] <= set(delivered[r]) for r in PATTERN_RULES):
-                break
-            time.sleep(0.2)
-        time.sleep(0.5)
-        for logical_id, queue_url in queues.items():
-            delivered[logical_id].extend(self.drain(queue_url))
-
-        for logical_id in PATTERN_RULES:
-            got = sorted(names.get(m, f"unknown marker {m}") for m in delivered[logical_id])
-            want = sorted(names[m] for m in expected[logical_id])
-            with self.subTest(rule=logical_id):
-                self.assertEqual(got, want)
+        # Then each queue receives exactly its rule's events (none of them the EC2 rule's)
+        self.assert_delivered(queues, names, expected)
 
     # ------------------------------------------------------------------ tamper alerts
-
-    @staticmethod
-    def api_call(service, name, request, ip="203.0.113.7", invoked_by=None, error=None):
-        """A CloudTrail management event as EventBridge delivers it, in the shape of real
-        records (Lambda's functionName is the ARN even when the caller gave the name)."""
-        identity = {
-            "type": "AssumedRole",
-            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory",
-            "accountId": ACCOUNT,
-        }
-        if invoked_by:
-            identity["invokedBy"] = invoked_by
-        detail = {
-            "eventVersion": "1.09",
-            "userIdentity": identity,
-            "eventTime": "2026-11-23T10:00:00Z",
-            "eventSource": f"{service}.amazonaws.com",
-            "eventName": name,
-            "awsRegion": "us-east-1",
-            "sourceIPAddress": ip,
-            "userAgent": "cloudformation.amazonaws.com" if invoked_by else "aws-cli/2.17.0",
-            "requestParameters": request,
-            "responseElements": None,
-            "eventID": str(uuid.uuid4()),
-            "eventType": "AwsApiCall",
-            "managementEvent": True,
-            "recipientAccountId": ACCOUNT,
-        }
-        if error:
-            detail["errorCode"] = error
-        return {"Source": f"aws.{service}", "DetailType": "AWS API Call via CloudTrail", "Detail": detail}
 
     def test_tamper_rules_alert_on_the_guards_resources_only(self):
         # Given both tamper rules as deployed, each delivering its transformed alert to a queue
@@ -493,6 +542,11 @@ class EventPatternsByDelivery(unittest.TestCase):
             (
                 "DeleteRule on the sweep schedule",
                 ("events", "DeleteRule", {"name": DEPLOYED["SweepScheduleRule"]}),
+                alert,
+            ),
+            (
+                "DisableRule on the EC2 rule",
+                ("events", "DisableRule", {"name": DEPLOYED["Ec2InstanceCredentialsRule"]}),
                 alert,
             ),
             (
@@ -987,7 +1041,7 @@ class AuditorPolicy(unittest.TestCase):
             }
 
         function = scoped(role_statements(load_template()))
-        reads = {(a, r) for a, r in function if a not in POLICY_WRITES | SWAP_WRITES}
+        reads = {(a, r) for a, r in function if a not in POLICY_WRITES | SWAP_WRITES | TRUST_WRITES}
         self.assertIn(("ec2:DescribeInstances", "*"), reads)
         # Then docs/auditor-policy.json grants exactly the reads, as scoped, and no write
         auditor = json.loads(AUDITOR_POLICY.read_text())
@@ -1108,7 +1162,7 @@ class Structure(unittest.TestCase):
         self.assertIn("SharedRoles", behaviour["Parameters"])
 
     def test_every_function_rule_retries_and_dead_letters(self):
-        for logical_id in ("IamPolicyChangeRule", "EksCreateNodegroupRule", "SweepScheduleRule"):
+        for logical_id in FUNCTION_RULES:
             with self.subTest(rule=logical_id):
                 rule = self.resources[logical_id]
                 self.assertEqual(rule["Type"], "AWS::Events::Rule")
@@ -1284,8 +1338,8 @@ class Structure(unittest.TestCase):
         self.assertEqual(len(watched), 2)
         for names in watched:
             rules = next(iter(names.values()))
-            self.assertEqual(rules[:3], [{"Ref": r} for r in FUNCTION_RULES])
-            self.assertEqual(rules[3], watch["Name"])
+            self.assertEqual(rules[:-1], [{"Ref": r} for r in FUNCTION_RULES])
+            self.assertEqual(rules[-1], watch["Name"])
         for alt in watch["EventPattern"]["detail"]["$or"]:
             self.assertEqual(next(iter(alt["requestParameters"].values())), [{"Ref": "TamperAlertRule"}])
         for props in (alert, watch):
@@ -1329,7 +1383,7 @@ class Structure(unittest.TestCase):
         # HasNotificationEmail implies IsMain
         self.assertIn({"Condition": "IsMain"}, conditions["HasNotificationEmail"]["Fn::And"])
         forwarder = {k for k, r in self.resources.items() if r.get("Condition") == "IsForwarder"}
-        self.assertEqual(forwarder, {"ForwarderRole", "ForwardingRule"})
+        self.assertEqual(forwarder, {"ForwarderRole", *FORWARDING_RULES})
         for logical_id, resource in self.resources.items():
             if logical_id not in forwarder:
                 with self.subTest(resource=logical_id):
@@ -1343,10 +1397,12 @@ class Structure(unittest.TestCase):
         )
 
     def test_forwarder_sends_the_same_events_to_the_main_default_bus(self):
-        rule = self.resources["ForwardingRule"]["Properties"]
-        self.assertEqual(rule["EventPattern"], self.resources["EksCreateNodegroupRule"]["Properties"]["EventPattern"])
-        self.assertEqual([sub_text(t["Arn"]) for t in rule["Targets"]], [MAIN_BUS])
-        self.assertEqual([t["RoleArn"] for t in rule["Targets"]], [{"Fn::GetAtt": ["ForwarderRole", "Arn"]}])
+        for forwarding, main_rule in FORWARDING_RULES.items():
+            with self.subTest(rule=forwarding):
+                rule = self.resources[forwarding]["Properties"]
+                self.assertEqual(rule["EventPattern"], self.resources[main_rule]["Properties"]["EventPattern"])
+                self.assertEqual([sub_text(t["Arn"]) for t in rule["Targets"]], [MAIN_BUS])
+                self.assertEqual([t["RoleArn"] for t in rule["Targets"]], [{"Fn::GetAtt": ["ForwarderRole", "Arn"]}])
         statements = role_statements(self.template, "ForwarderRole")
         self.assertEqual([(s["Action"], sub_text(s["Resource"])) for s in statements], [("events:PutEvents", MAIN_BUS)])
         trust = self.resources["ForwarderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -1381,7 +1437,9 @@ class Structure(unittest.TestCase):
         outputs = self.template["Outputs"]
         for name in ("FunctionArn", "TopicArn", "DeadLetterQueueUrl", "DeadLetterQueueArn"):
             self.assertEqual(outputs[name]["Condition"], "IsMain", name)
-        self.assertEqual(outputs["ForwardingRuleArn"]["Condition"], "IsForwarder")
+        for forwarding in FORWARDING_RULES:
+            self.assertEqual(outputs[f"{forwarding}Arn"]["Condition"], "IsForwarder")
+            self.assertEqual(outputs[f"{forwarding}Arn"]["Value"], {"Fn::GetAtt": [forwarding, "Arn"]})
 
 
 if __name__ == "__main__":
