@@ -64,7 +64,10 @@ fn each_door_fixture_names_what_it_changed() {
         panic!("trust");
     };
     assert_eq!(role_name, "deploy-admin");
-    assert!(document.contains("arn:aws:iam::123456789012:role/eks-node-prod"), "{document}");
+    assert!(
+        document.contains("arn:aws:iam::123456789012:role/eks-node-prod"),
+        "{document}"
+    );
     assert_eq!(
         door("create-policy-version.json"),
         DoorEvent::PolicyVersion {
@@ -137,7 +140,11 @@ fn failed_and_ineffective_door_calls_are_ignored_with_the_reason() {
     let mut look_alike = event_file("doors/add-role-to-instance-profile.json");
     look_alike["source"] = json!("aws.ec2");
     let parsed = event::parse(&look_alike).expect("envelope");
-    assert!(matches!(parsed.trigger, Trigger::Ignored { .. }), "{:?}", parsed.trigger);
+    assert!(
+        matches!(parsed.trigger, Trigger::Ignored { .. }),
+        "{:?}",
+        parsed.trigger
+    );
 
     // EC2 may write a number as a string, and a request without its wrapper still reads
     let mut loose = event_file("doors/modify-instance-metadata-options.json");
