@@ -71,6 +71,10 @@ pub struct Door {
     pub severity: Severity,
     /// What the event changed: a profile, an instance, a role, a policy or a launch template.
     pub subject: String,
+    /// The role whose credentials the door reaches (the edited role of a trust, a node's role):
+    /// the resource of its finding; `None` where the judged role's report names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
     /// What the guard found, in one sentence.
     pub finding: String,
     /// The evidence, one item per line (a statement, principals before and after, settings).
@@ -95,6 +99,7 @@ impl Door {
             event: event.to_owned(),
             severity,
             subject: subject.into(),
+            role_arn: None,
             finding: String::new(),
             details: Vec::new(),
             close_commands: Vec::new(),
@@ -105,6 +110,11 @@ impl Door {
 
     pub fn finding(mut self, finding: impl Into<String>) -> Self {
         self.finding = finding.into();
+        self
+    }
+
+    pub fn on_role(mut self, role_arn: impl Into<String>) -> Self {
+        self.role_arn = Some(role_arn.into());
         self
     }
 }

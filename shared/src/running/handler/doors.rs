@@ -5,6 +5,7 @@
 use crate::event::DoorEvent;
 use crate::ports::{Ec2, Iam, Ports};
 use crate::running::accounts::Guarded;
+use crate::telling::findings;
 use crate::types::{ActionResult, Door, DoorKind, Mode, Outcome, Report, RoleRef, arn};
 use crate::verdict::check::Stop;
 use crate::verdict::doors::{self, Close, Decision, Judge, Scope};
@@ -31,6 +32,26 @@ where
         };
         match decision {
             Ok(Decision::Unrelated(reason)) => Handled::done(report.finish(Outcome::Ignored, reason)),
+            Ok(Decision::Closed {
+                role_arn,
+                kinds,
+                reason,
+            }) => {
+                let mut report = report;
+                if self.config.security_hub {
+                    let scope = self.findings_scope(acct);
+                    let status = Box::pin(findings::sync_doors_shut(
+                        &acct.findings,
+                        &role_arn,
+                        &kinds,
+                        &scope,
+                        &reason,
+                    ))
+                    .await;
+                    report.security_hub = Some(status);
+                }
+                Handled::done(report.finish(Outcome::Ignored, reason))
+            }
             Ok(Decision::Judge(judge)) => self.judge(acct, report, judge).await,
             Ok(Decision::Open { role, door, close }) => self.open(acct, report, role, door, close).await,
             Err(e) => {
@@ -128,6 +149,10 @@ where
         };
         report.door = Some(door);
         let mut report = report.finish(Outcome::DoorOpened, reason);
+        if self.config.security_hub {
+            let scope = self.findings_scope(acct);
+            report.security_hub = Some(Box::pin(findings::sync_door(&acct.findings, &report, &scope)).await);
+        }
         let transient = self.notify(&mut report).await;
         match transient.or_else(|| super::respond::transient_door(&report)) {
             Some((context, source)) => Handled::retry(report, HandlerError::Transient { context, source }),

@@ -233,8 +233,11 @@ where
             actor: event.actor.clone(),
         };
         let mut report = Report::new(self.config.mode, Some(self.identity.account.clone()), summary);
+        // a needless door costs no call; with findings on, a trust edit is still read, since it
+        // may shut a door whose finding is open
         if let Trigger::Door(door) = &event.trigger
             && let Some(reason) = crate::verdict::doors::needless(door)
+            && !(self.config.security_hub && crate::verdict::doors::may_shut(door))
         {
             return Handled::done(report.finish(Outcome::Ignored, reason));
         }

@@ -1,10 +1,11 @@
-//! AWS Security Hub (CSPM) findings: one per violation (role × policy) and one per credential
-//! swap ([`swap`]), with a deterministic `Id`
+//! AWS Security Hub (CSPM) findings: one per violation (role × policy), one per credential
+//! swap ([`swap`]) and one per door an event opened ([`door`]), with a deterministic `Id`
 //! so duplicate and concurrent deliveries update one finding. The provider owns the lifecycle
 //! through `RecordState`: ACTIVE / FAILED while the policy is on the role, ARCHIVED / PASSED once
 //! it is gone. Building findings from a Report is pure and lives here; [`sync_role`] and
 //! [`sync_sweep`] ([`sync`]) import them through the [`Findings`](crate::ports::Findings) port.
 
+mod door;
 mod swap;
 mod sync;
 
@@ -16,8 +17,9 @@ use crate::types::{ActionResult, Finding, OpenFinding, PRODUCT_NAME, Report, Vio
 use crate::verdict::policy;
 use crate::verdict::severity::severity;
 
+pub use door::{door_finding_id, is_door_finding};
 pub use swap::swap_finding_id;
-pub use sync::{sync_role, sync_sweep};
+pub use sync::{sync_door, sync_doors_shut, sync_role, sync_sweep};
 
 const TYPE: &str = "Software and Configuration Checks/AWS Security Best Practices";
 const REQUIREMENTS: &[&str] = &["CIS Amazon EKS Benchmark 5.1.3", "CIS Amazon EKS Benchmark 5.2.1"];
@@ -192,10 +194,14 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
         (role_name, role_arn),
         &clusters,
     ));
+    findings.extend(door::door_finding(report, scope, open));
     let current: BTreeSet<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+    // a door's finding closes only when a door event finds it shut ([`door`])
     let gone: Vec<&OpenFinding> = open
         .iter()
-        .filter(|f| f.role_arn.eq_ignore_ascii_case(role_arn) && !current.contains(f.id.as_str()))
+        .filter(|f| {
+            f.role_arn.eq_ignore_ascii_case(role_arn) && !current.contains(f.id.as_str()) && !is_door_finding(&f.id)
+        })
         .collect();
     findings.extend(
         gone.into_iter()

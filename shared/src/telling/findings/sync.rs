@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::warn;
 
-use super::{Scope, closed, for_role};
+use super::{Scope, closed, door, for_role, is_door_finding};
 use crate::ports::Findings;
-use crate::types::{AwsError, Finding, FindingsStatus, Report};
+use crate::types::{AwsError, DoorKind, Finding, FindingsStatus, Report};
 
 /// `FailedFindings` error codes worth one more try.
 const RETRYABLE: &[&str] = &[
@@ -31,6 +31,33 @@ pub async fn sync_role<F: Findings>(port: &F, report: &Report, scope: &Scope) ->
     import(port, for_role(report, scope, &open)).await
 }
 
+/// Imports the finding of the door a report opened (`door_opened` without a role check).
+pub async fn sync_door<F: Findings>(port: &F, report: &Report, scope: &Scope) -> FindingsStatus {
+    let Some(role_arn) = report.door.as_ref().and_then(|d| d.role_arn.as_deref()) else {
+        return FindingsStatus::default();
+    };
+    let open = match port.open_findings(&scope.product_arn(), Some(role_arn)).await {
+        Ok(open) => open,
+        Err(e) => return unavailable(&e),
+    };
+    import(port, door::door_finding(report, scope, &open).into_iter().collect()).await
+}
+
+/// Closes the open findings of the doors `kinds` on `role_arn`: a door event found them shut.
+pub async fn sync_doors_shut<F: Findings>(
+    port: &F,
+    role_arn: &str,
+    kinds: &[DoorKind],
+    scope: &Scope,
+    why: &str,
+) -> FindingsStatus {
+    let open = match port.open_findings(&scope.product_arn(), Some(role_arn)).await {
+        Ok(open) => open,
+        Err(e) => return unavailable(&e),
+    };
+    import(port, door::shut(&open, kinds, scope, why)).await
+}
+
 /// After a sweep: every checked role's findings, and every open finding whose violation no
 /// longer exists anywhere (a deleted role, a role that no longer backs nodes) closed. Open
 /// findings are re-imported with a new `UpdatedAt`, so Security Hub keeps them past 90 days.
@@ -45,7 +72,9 @@ pub async fn sync_sweep<F: Findings>(port: &F, roles: &[Report], scope: &Scope) 
         .iter()
         .filter_map(|r| r.role.as_ref()?.arn.as_deref().map(str::to_ascii_lowercase))
         .collect();
-    findings.extend(open.iter().filter(|f| !seen.contains(&f.id)).map(|f| {
+    // the sweep does not re-read doors: their findings are left as the door events set them
+    let stale = open.iter().filter(|f| !seen.contains(&f.id) && !is_door_finding(&f.id));
+    findings.extend(stale.map(|f| {
         let why = if checked.contains(&f.role_arn.to_ascii_lowercase()) {
             "the policy is no longer on the role"
         } else {

@@ -12,7 +12,7 @@ use super::{Decision, Scope};
 use crate::discovery::nodes;
 use crate::event::MetadataOptions;
 use crate::ports::{Ec2Read, Eks, IamRead};
-use crate::types::{AwsResult, Door, DoorKind, Severity};
+use crate::types::{AwsResult, Door, DoorKind, Severity, arn};
 use crate::verdict::policy::shell_quote;
 
 /// What the options open, one line each; empty when they open nothing.
@@ -47,18 +47,30 @@ pub(super) async fn instance<I: IamRead, E: Eks, C: Ec2Read>(
 ) -> AwsResult<Decision> {
     let (instances, clusters) = futures::try_join!(scope.acct.ec2.instances(region), scope.acct.eks.clusters(region))?;
     let clusters: BTreeSet<String> = clusters.into_iter().collect();
-    let node = instances
-        .iter()
-        .find(|i| i.id == instance_id)
-        .and_then(|i| nodes::node_cluster(i, &clusters));
-    let Some(cluster) = node else {
+    let instance = instances.iter().find(|i| i.id == instance_id);
+    let node = instance.and_then(|i| Some((i, nodes::node_cluster(i, &clusters)?)));
+    let Some((instance, cluster)) = node else {
         return Ok(Decision::Unrelated(format!(
             "instance {instance_id} is not a node of a cluster in {region}"
         )));
     };
+    // the role pods reach: the one its profile holds
+    let role = match instance.profile_arn.as_deref() {
+        Some(profile) => scope
+            .acct
+            .iam
+            .instance_profile(arn::profile_name_from_arn(profile))
+            .await?
+            .and_then(|p| p.roles.into_iter().next()),
+        None => None,
+    };
+    let reach = role
+        .as_deref()
+        .map_or_else(|| "its role".to_owned(), |r| format!("role {r}"));
     let mut door = Door::new(DoorKind::InstanceMetadata, scope.event, Severity::High, instance_id).finding(format!(
-        "node {instance_id} of cluster {cluster} lets pods reach its role through the instance metadata service"
+        "node {instance_id} of cluster {cluster} lets pods reach {reach} through the instance metadata service"
     ));
+    door.role_arn = role;
     door.details = opened(metadata);
     door.close_commands = vec![format!(
         "aws ec2 modify-instance-metadata-options --region {} --instance-id {} --http-put-response-hop-limit 1 --http-tokens required",
@@ -100,7 +112,7 @@ pub(super) async fn launch_template<I: IamRead, E: Eks, C: Ec2Read>(
             let same_id = template.id.is_some() && id.as_deref() == template.id;
             let same_name = template.name.is_some() && name.as_deref() == template.name;
             if same_id || same_name {
-                users.push(format!("{cluster}/{}", group.name));
+                users.push((format!("{cluster}/{}", group.name), group.node_role_arn.clone()));
             }
         }
     }
@@ -115,8 +127,13 @@ pub(super) async fn launch_template<I: IamRead, E: Eks, C: Ec2Read>(
     let mut door = Door::new(DoorKind::LaunchTemplateMetadata, scope.event, Severity::High, &label).finding(format!(
         "launch template {label} of node group(s) {} has {version} that lets pods reach the node role through the \
          instance metadata service: nodes launched from it will",
-        users.join(", ")
+        users
+            .iter()
+            .map(|(group, _)| group.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
+    door.role_arn = users.first().map(|(_, role)| role.clone());
     door.details = opened(metadata);
     let source = template
         .version

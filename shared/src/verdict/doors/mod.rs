@@ -12,7 +12,7 @@ pub mod trust;
 
 use crate::event::DoorEvent;
 use crate::ports::{Ec2Read, Eks, IamRead};
-use crate::types::{AwsResult, Door, NodeBinding};
+use crate::types::{AwsResult, Door, DoorKind, NodeBinding};
 use crate::verdict::check::InAccount;
 
 /// What a door event calls for.
@@ -20,6 +20,12 @@ use crate::verdict::check::InAccount;
 pub enum Decision {
     /// Nothing to do with nodes, and why.
     Unrelated(String),
+    /// Nothing open: the doors `kinds` on the role are shut (their findings close), and why.
+    Closed {
+        role_arn: String,
+        kinds: Vec<DoorKind>,
+        reason: String,
+    },
     /// Judge these roles now, as node roles where they are ones.
     Judge(Judge),
     /// A door no policy check shows: notified, and closed where `close` says how and enforce
@@ -104,12 +110,18 @@ pub fn needless(door: &DoorEvent) -> Option<String> {
     }
 }
 
+/// Whether a needless door event may still close a door's finding: a trust edit that leaves
+/// nothing open shuts the trust doors of its role (read with `GetRole` when findings are on).
+pub fn may_shut(door: &DoorEvent) -> bool {
+    matches!(door, DoorEvent::TrustUpdated { .. })
+}
+
 /// Decides a door event in the account.
 pub async fn decide<I: IamRead, E: Eks, C: Ec2Read>(
     scope: &Scope<'_, '_, I, E, C>,
     door: &DoorEvent,
 ) -> AwsResult<Decision> {
-    if let Some(reason) = needless(door) {
+    if let Some(reason) = needless(door).filter(|_| !may_shut(door)) {
         return Ok(Decision::Unrelated(reason));
     }
     match door {

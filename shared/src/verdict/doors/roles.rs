@@ -6,6 +6,9 @@ use super::trust::{self, Reading};
 use super::{Close, Decision, Judge, Scope};
 use crate::ports::{Ec2Read, Eks, IamRead};
 use crate::types::{AwsResult, Door, DoorKind, NodeBinding, Severity, Violation, arn};
+
+/// The doors a trust edit opens: a finding of either is closed by an edit that leaves neither.
+const TRUST_DOORS: &[DoorKind] = &[DoorKind::TrustNamesNodeRole, DoorKind::NodeRoleTrust];
 use crate::verdict::check::role_state;
 use crate::verdict::policy::shell_quote;
 use crate::verdict::severity;
@@ -75,7 +78,11 @@ pub(super) async fn trust<I: IamRead, E: Eks, C: Ec2Read>(
     let document = edited.trust_policy.as_str();
     if let Some(reason) = needless_trust(role, document) {
         let changed = if document == sent { "" } else { " (as it is now)" };
-        return Ok(Decision::Unrelated(format!("{reason}{changed}")));
+        return Ok(Decision::Closed {
+            role_arn: edited.arn,
+            kinds: TRUST_DOORS.to_vec(),
+            reason: format!("{reason}{changed}"),
+        });
     }
     let reading = trust::read(document).unwrap_or_default();
     let sources = acct.sources();
@@ -100,20 +107,22 @@ pub(super) async fn trust<I: IamRead, E: Eks, C: Ec2Read>(
         }
     }
     if !named.is_empty() {
-        return names_node_role(scope, role, document, &named).await;
+        return names_node_role(scope, (role, &edited.arn), document, &named).await;
     }
     if !reading.node_services || reading.others.is_empty() || scan.index.bindings(&edited.arn).is_empty() {
-        return Ok(Decision::Unrelated(format!(
-            "the trust of {role} names no node role, and {role} is no node role"
-        )));
+        return Ok(Decision::Closed {
+            role_arn: edited.arn,
+            kinds: TRUST_DOORS.to_vec(),
+            reason: format!("the trust of {role} names no node role, and {role} is no node role"),
+        });
     }
-    Ok(node_role_trust(scope, role, document, &reading))
+    Ok(node_role_trust(scope, (role, &edited.arn), document, &reading))
 }
 
 /// Another role's trust names node roles: the statement, and the command that drops them.
 async fn names_node_role<I: IamRead, E: Eks, C: Ec2Read>(
     scope: &Scope<'_, '_, I, E, C>,
-    role: &str,
+    (role, role_arn): (&str, &str),
     document: &str,
     named: &[(String, String)],
 ) -> AwsResult<Decision> {
@@ -127,15 +136,17 @@ async fn names_node_role<I: IamRead, E: Eks, C: Ec2Read>(
         kind == "AWS" && named.iter().any(|(principal, _)| principal == value)
     })
     .unwrap_or_else(|| document.to_owned());
-    let mut door = Door::new(DoorKind::TrustNamesNodeRole, scope.event, severity, role).finding(format!(
-        "the trust policy of {role}{} now names node role(s) {}: every pod on their nodes can assume {role}",
-        if admin {
-            ", which can administer the account,"
-        } else {
-            ""
-        },
-        node_roles.join(", ")
-    ));
+    let mut door = Door::new(DoorKind::TrustNamesNodeRole, scope.event, severity, role)
+        .on_role(role_arn)
+        .finding(format!(
+            "the trust policy of {role}{} now names node role(s) {}: every pod on their nodes can assume {role}",
+            if admin {
+                ", which can administer the account,"
+            } else {
+                ""
+            },
+            node_roles.join(", ")
+        ));
     door.details = named
         .iter()
         .map(|(principal, node_role)| format!("Principal AWS {principal} is node role {node_role}"))
@@ -154,13 +165,20 @@ async fn names_node_role<I: IamRead, E: Eks, C: Ec2Read>(
 }
 
 /// A node role's trust admits more than the node services: who, and a node-only trust.
-fn node_role_trust<I, E, C>(scope: &Scope<'_, '_, I, E, C>, role: &str, document: &str, reading: &Reading) -> Decision {
+fn node_role_trust<I, E, C>(
+    scope: &Scope<'_, '_, I, E, C>,
+    (role, role_arn): (&str, &str),
+    document: &str,
+    reading: &Reading,
+) -> Decision {
     let node_only = trust::without(document, |kind, value| !trust::is_node_service(kind, value))
         .unwrap_or_else(|| document.to_owned());
-    let mut door = Door::new(DoorKind::NodeRoleTrust, scope.event, Severity::High, role).finding(format!(
-        "node role {role} can now be assumed by {}: they can use the nodes' credentials",
-        reading.others.join(", ")
-    ));
+    let mut door = Door::new(DoorKind::NodeRoleTrust, scope.event, Severity::High, role)
+        .on_role(role_arn)
+        .finding(format!(
+            "node role {role} can now be assumed by {}: they can use the nodes' credentials",
+            reading.others.join(", ")
+        ));
     door.details = vec![
         format!("principals beyond the node services: {}", reading.others.join(", ")),
         "previous principals: CloudTrail records only the new document; a node role's trust admits only the node services"

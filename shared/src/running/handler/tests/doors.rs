@@ -174,3 +174,42 @@ async fn a_boundary_change_on_a_passing_node_role_is_told_anyway() {
         "{subject}"
     );
 }
+
+#[tokio::test]
+async fn a_doors_finding_stays_open_until_an_event_finds_the_door_shut_and_the_sweep_leaves_it() {
+    let iam = with_node(FakeIam::default(), "node", &[]).with_role("other", EC2_TRUST, &[], &[]);
+    let opened = trusting(&role_arn("node"));
+    iam.roles.lock().expect("lock").get_mut("other").expect("role").trust = opened.clone();
+    let clusters = vec![FakeCluster::new("us-east-1", "c").nodegroup("ng", "node")];
+    let guard = guard_with(adapters(iam, clusters), &[("SECURITY_HUB", "on"), ("MODE", "dry-run")]);
+    let id = "eks-node-role-guard/123456789012/other/door/trust_names_node_role/other";
+    let finding = |guard: &Fake| guard.home.findings.imported.lock().expect("lock").get(id).cloned();
+
+    let report = guard.handle(&trust_event("other", &opened)).await.expect("report");
+    assert_eq!(report.outcome, Outcome::DoorOpened);
+    let open = finding(&guard).expect("a finding for the door");
+    assert!(open.open);
+    assert_eq!(open.severity, "HIGH");
+    assert_eq!(open.role_arn, role_arn("other"));
+
+    // the sweep does not re-read doors: it neither closes the finding nor counts it stale
+    guard.handle(&sweep_event()).await.expect("sweep");
+    assert!(finding(&guard).expect("kept").open);
+
+    // someone fixes the trust; the event of that fix finds the door shut and closes the finding
+    let fixed = EC2_TRUST.replace("ec2.amazonaws.com", "lambda.amazonaws.com");
+    guard
+        .home
+        .iam
+        .roles
+        .lock()
+        .expect("lock")
+        .get_mut("other")
+        .expect("role")
+        .trust = fixed.clone();
+    let report = guard.handle(&trust_event("other", &fixed)).await.expect("report");
+    assert_eq!(report.outcome, Outcome::Ignored, "{:?}", report.reason);
+    let closed = finding(&guard).expect("still there");
+    assert!(!closed.open, "closed by the event that found the door shut");
+    assert_eq!(closed.created_at, open.created_at);
+}
