@@ -206,3 +206,72 @@ async fn the_sweep_archives_findings_whose_role_is_gone_and_refreshes_the_open_o
         assert_eq!(after.created_at(), before.created_at());
     }
 }
+
+#[tokio::test]
+async fn a_trust_naming_a_node_role_is_a_door_finding_archived_when_enforce_closes_it() {
+    // Given a node role in a cluster, and another role with AdministratorAccess whose trust now
+    // names it
+    let moto = Moto::start().unwrap();
+    let account = Account::new(&moto).await;
+    let node = unique("node-door");
+    let node_arn = node_role_named_in_cluster(&account, &node, &[]).await;
+    let admin = unique("deploy-admin");
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": node_arn}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    let admin_arn = account.role(&admin, "/", &trust, &[ADMIN]).await.unwrap();
+    let mut event = event_file("doors/update-assume-role-policy-names-node-role.json");
+    event["detail"]["requestParameters"] = serde_json::json!({"roleName": admin, "policyDocument": trust});
+    let inbox = account.inbox().await.unwrap();
+    let id = format!("eks-node-role-guard/{ACCOUNT}/{admin}/door/trust_names_node_role/{admin}");
+
+    // When the dry-run function sees the trust edit
+    let dry = remediator(&account, config(&inbox.topic_arn, &[("SECURITY_HUB", "on")])).await;
+    let report = json_of(&dry.handle(&event).await.unwrap());
+
+    // Then one CRITICAL door finding on the edited role, open, with the close command
+    assert_eq!(report["outcome"], "door_opened", "{report}");
+    let found = findings(&account).await;
+    let door = found
+        .iter()
+        .find(|f| f.id() == Some(id.as_str()))
+        .expect("door finding");
+    assert_eq!(door.record_state(), Some(&RecordState::Active));
+    assert_eq!(
+        door.severity().and_then(|s| s.label()).map(|l| l.as_str()),
+        Some("CRITICAL")
+    );
+    assert_eq!(door.resources()[0].id(), Some(admin_arn.as_str()));
+    let remediation = door
+        .remediation()
+        .and_then(|r| r.recommendation())
+        .and_then(|r| r.text());
+    assert!(
+        remediation.is_some_and(|t| t.contains("update-assume-role-policy")),
+        "{remediation:?}"
+    );
+
+    // When enforce with REMOVE_NODE_TRUST=on sees it again
+    let on = [("SECURITY_HUB", "on"), ("MODE", "enforce"), ("REMOVE_NODE_TRUST", "on")];
+    let enforce = remediator(&account, config(&inbox.topic_arn, &on)).await;
+    let report = json_of(&enforce.handle(&event).await.unwrap());
+
+    // Then the trust no longer names the node role and the finding is archived, created once
+    assert_eq!(report["door"]["result"]["status"], "done", "{report}");
+    let now = account.iam.get_role().role_name(&admin).send().await.unwrap();
+    let document = now.role.and_then(|r| r.assume_role_policy_document).unwrap_or_default();
+    // no statement allows the node role any more (a trust needs a statement: it is denied instead)
+    let reading = noderole::verdict::doors::trust::read(&document).expect("a JSON trust");
+    assert!(reading.roles.is_empty(), "{document}");
+    assert!(
+        noderole::types::decode_document(&document).contains("Deny"),
+        "{document}"
+    );
+    let after = findings(&account).await;
+    let closed = after
+        .iter()
+        .find(|f| f.id() == Some(id.as_str()))
+        .expect("door finding");
+    assert_eq!(closed.record_state(), Some(&RecordState::Archived));
+    assert_eq!(closed.created_at(), door.created_at());
+}

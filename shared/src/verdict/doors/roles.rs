@@ -132,10 +132,11 @@ async fn names_node_role<I: IamRead, E: Eks, C: Ec2Read>(
     };
     let severity = if admin { Severity::Critical } else { Severity::High };
     let node_roles: Vec<&str> = named.iter().map(|(_, node_role)| node_role.as_str()).collect();
-    let narrowed = trust::without(document, |kind, value| {
-        kind == "AWS" && named.iter().any(|(principal, _)| principal == value)
-    })
-    .unwrap_or_else(|| document.to_owned());
+    let principals: Vec<&str> = named.iter().map(|(principal, _)| principal.as_str()).collect();
+    let narrowed = trust::without(document, |kind, value| kind == "AWS" && principals.contains(&value))
+        .filter(|narrowed| !trust::is_empty(narrowed))
+        // IAM refuses a trust policy without statements: deny the node roles instead
+        .unwrap_or_else(|| trust::denying(&principals));
     let mut door = Door::new(DoorKind::TrustNamesNodeRole, scope.event, severity, role)
         .on_role(role_arn)
         .finding(format!(

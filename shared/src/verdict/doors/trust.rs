@@ -123,6 +123,25 @@ fn narrow(principal: &Value, drop: &impl Fn(&str, &str) -> bool) -> Option<Value
     }
 }
 
+/// Whether a policy document has no statement left.
+pub fn is_empty(document: &str) -> bool {
+    serde_json::from_str::<Value>(document).ok().is_some_and(|doc| {
+        doc.get("Statement")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+    })
+}
+
+/// A trust policy that only denies `principals` the role: what is left when every statement
+/// admitted only them.
+pub fn denying(principals: &[&str]) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}],
+    })
+    .to_string()
+}
+
 /// Whether `(kind, value)` is a node service principal.
 pub fn is_node_service(kind: &str, value: &str) -> bool {
     kind == "Service" && NODE_SERVICES.contains(&value)
@@ -164,6 +183,9 @@ mod tests {
         // the statement naming only the unique id is gone; the deny stays
         let doc: Value = serde_json::from_str(&narrowed).expect("json");
         assert_eq!(doc["Statement"].as_array().expect("list").len(), 2);
+        let only_roles = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:role/n"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(is_empty(&without(only_roles, |_, _| true).expect("json")));
+        assert!(!is_empty(&denying(&["arn:aws:iam::1:role/n"])));
         let node_only = without(MIXED, |kind, value| !is_node_service(kind, value)).expect("json");
         let reading = read(&node_only).expect("json");
         assert!(reading.others.is_empty() && reading.node_services, "{node_only}");
