@@ -4,9 +4,7 @@
 //! own: the role's violation and swap findings say what they opened. The sweep does not re-read
 //! doors, so it neither closes nor refreshes these.
 
-use super::{DESCRIPTION_MAX, GUIDE, REMEDIATION_MAX, REQUIREMENTS, Scope, TITLE_MAX, TYPE};
-use super::{closed, field, product_fields};
-use crate::telling::text::shorten;
+use super::{Draft, Scope, closed, field, finish, product_fields};
 use crate::types::{ActionResult, Door, DoorKind, Finding, OpenFinding, PRODUCT_NAME, Report, arn};
 
 /// The fourth segment of a door finding's `Id` (the others name a policy kind or `swap` there).
@@ -59,32 +57,21 @@ pub(super) fn door_finding(report: &Report, scope: &Scope, open: &[OpenFinding])
     let mut fields = product_fields(report, "");
     fields.insert(field("Door"), door.kind.as_str().to_owned());
     fields.insert(field("Subject"), door.subject.clone());
-    Some(Finding {
-        created_at: open
-            .iter()
-            .find(|f| f.id == id)
-            .map(|f| f.created_at.clone())
-            .unwrap_or_else(|| scope.now.clone()),
-        id,
-        product_arn: scope.product_arn(),
-        account: scope.account.clone(),
-        region: scope.region.clone(),
-        partition: scope.partition.clone(),
-        role_arn,
-        title: shorten(
-            &format!("EKS node credentials: {} ({})", door.kind.title(), door.subject),
-            TITLE_MAX,
-        ),
-        description: shorten(&description(door), DESCRIPTION_MAX),
-        severity: door.severity.label().to_owned(),
-        open: !shut,
-        updated_at: scope.now.clone(),
-        remediation: shorten(&remediation, REMEDIATION_MAX),
-        remediation_url: GUIDE.to_owned(),
-        related_requirements: REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect(),
-        types: vec![TYPE.to_owned()],
-        product_fields: fields,
-    })
+    let title = format!("EKS node credentials: {} ({})", door.kind.title(), door.subject);
+    Some(finish(
+        Draft {
+            id,
+            role_arn,
+            title,
+            description: description(door),
+            severity: door.severity,
+            open: !shut,
+            remediation,
+            fields,
+        },
+        scope,
+        open,
+    ))
 }
 
 fn description(door: &Door) -> String {

@@ -163,29 +163,20 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
             ),
             None => format!("EKS node role {role_name} carries {kind} {}", violation.policy_name()),
         };
-        findings.push(Finding {
-            created_at: open
-                .iter()
-                .find(|f| f.id == id)
-                .map(|f| f.created_at.clone())
-                .unwrap_or_else(|| scope.now.clone()),
-            id,
-            product_arn: scope.product_arn(),
-            account: scope.account.clone(),
-            region: scope.region.clone(),
-            partition: scope.partition.clone(),
-            role_arn: role_arn.to_owned(),
-            title: shorten(&title, TITLE_MAX),
-            description: shorten(&description, DESCRIPTION_MAX),
-            severity: severity(violation).label().to_owned(),
-            open: !removed,
-            updated_at: scope.now.clone(),
-            remediation: shorten(&remediation, REMEDIATION_MAX),
-            remediation_url: GUIDE.to_owned(),
-            related_requirements: REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect(),
-            types: vec![TYPE.to_owned()],
-            product_fields: fields,
-        });
+        findings.push(finish(
+            Draft {
+                id,
+                role_arn: role_arn.to_owned(),
+                title,
+                description,
+                severity: severity(violation),
+                open: !removed,
+                remediation,
+                fields,
+            },
+            scope,
+            open,
+        ));
     }
     findings.extend(swap::swap_findings(
         report,
@@ -208,6 +199,46 @@ pub fn for_role(report: &Report, scope: &Scope, open: &[OpenFinding]) -> Vec<Fin
             .map(|f| closed(f, scope, "the policy is no longer on the role")),
     );
     findings
+}
+
+/// What differs between findings; [`finish`] adds what the scope and this product say.
+struct Draft {
+    id: String,
+    role_arn: String,
+    title: String,
+    description: String,
+    severity: crate::verdict::severity::Severity,
+    open: bool,
+    remediation: String,
+    fields: BTreeMap<String, String>,
+}
+
+/// A finding from its draft: `CreatedAt` kept from the open finding of the same `Id`, texts
+/// shortened to ASFF's limits.
+fn finish(draft: Draft, scope: &Scope, open: &[OpenFinding]) -> Finding {
+    Finding {
+        created_at: open
+            .iter()
+            .find(|f| f.id == draft.id)
+            .map(|f| f.created_at.clone())
+            .unwrap_or_else(|| scope.now.clone()),
+        id: draft.id,
+        product_arn: scope.product_arn(),
+        account: scope.account.clone(),
+        region: scope.region.clone(),
+        partition: scope.partition.clone(),
+        role_arn: draft.role_arn,
+        title: shorten(&draft.title, TITLE_MAX),
+        description: shorten(&draft.description, DESCRIPTION_MAX),
+        severity: draft.severity.label().to_owned(),
+        open: draft.open,
+        updated_at: scope.now.clone(),
+        remediation: shorten(&draft.remediation, REMEDIATION_MAX),
+        remediation_url: GUIDE.to_owned(),
+        related_requirements: REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect(),
+        types: vec![TYPE.to_owned()],
+        product_fields: draft.fields,
+    }
 }
 
 /// A previously open finding, closed: its violation no longer exists.

@@ -1,8 +1,7 @@
 //! The finding of a credential swap: a managed node group's instances running with another
 //! role than its `nodeRole`. CRITICAL, one per node group and profile, open until undone.
 
-use super::{DESCRIPTION_MAX, FIELD_MAX, GUIDE, REMEDIATION_MAX, REQUIREMENTS, Scope, TITLE_MAX, TYPE};
-use super::{field, product_fields};
+use super::{Draft, FIELD_MAX, Scope, field, finish, product_fields};
 use crate::telling::text::shorten;
 use crate::types::{ActionResult, CredentialSwap, Finding, OpenFinding, PRODUCT_NAME, Report};
 use crate::verdict::severity::Severity;
@@ -57,29 +56,20 @@ pub(super) fn swap_findings(
                 "EKS node group {}/{} runs with {running} instead of {role_name}",
                 swap.cluster, swap.nodegroup
             );
-            Finding {
-                created_at: open
-                    .iter()
-                    .find(|f| f.id == id)
-                    .map(|f| f.created_at.clone())
-                    .unwrap_or_else(|| scope.now.clone()),
-                id,
-                product_arn: scope.product_arn(),
-                account: scope.account.clone(),
-                region: scope.region.clone(),
-                partition: scope.partition.clone(),
-                role_arn: role_arn.to_owned(),
-                title: shorten(&title, TITLE_MAX),
-                description: shorten(&description, DESCRIPTION_MAX),
-                severity: Severity::Critical.label().to_owned(),
-                open: !undone,
-                updated_at: scope.now.clone(),
-                remediation: shorten(&remediation, REMEDIATION_MAX),
-                remediation_url: GUIDE.to_owned(),
-                related_requirements: REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect(),
-                types: vec![TYPE.to_owned()],
-                product_fields: fields,
-            }
+            finish(
+                Draft {
+                    id,
+                    role_arn: role_arn.to_owned(),
+                    title,
+                    description,
+                    severity: Severity::Critical,
+                    open: !undone,
+                    remediation,
+                    fields,
+                },
+                scope,
+                open,
+            )
         })
         .collect()
 }
