@@ -28,7 +28,7 @@ where
                 concurrency: self.config.discovery_concurrency,
                 event: &report.event.name,
             };
-            doors::decide(&scope, door).await
+            Box::pin(doors::decide(&scope, door)).await
         };
         match decision {
             Ok(Decision::Unrelated(reason)) => Handled::done(report.finish(Outcome::Ignored, reason)),
@@ -52,8 +52,8 @@ where
                 }
                 Handled::done(report.finish(Outcome::Ignored, reason))
             }
-            Ok(Decision::Judge(judge)) => self.judge(acct, report, judge).await,
-            Ok(Decision::Open { role, door, close }) => self.open(acct, report, role, door, close).await,
+            Ok(Decision::Judge(judge)) => Box::pin(self.judge(acct, report, judge)).await,
+            Ok(Decision::Open { role, door, close }) => Box::pin(self.open(acct, report, role, door, close)).await,
             Err(e) => {
                 self.stopped(report, Stop::from_aws("deciding what the event opened", e))
                     .await
@@ -108,7 +108,7 @@ where
                 .confirmed
                 .clone()
                 .filter(|_| first.as_deref().is_some_and(|f| arn::same_role_name(f, role)));
-            let handled = self.check_and_notify(acct, one, role, confirmed).await;
+            let handled = Box::pin(self.check_and_notify(acct, one, role, confirmed)).await;
             reports.push(handled.report);
             retry = retry.or(handled.retry);
         }

@@ -265,7 +265,8 @@ where
             Trigger::AttachRolePolicy { role_name, .. } | Trigger::PutRolePolicy { role_name, .. } => {
                 self.check_and_notify(&acct, report, &role_name, None).await
             }
-            Trigger::Door(door) => self.door(&acct, report, &door).await,
+            // boxed: a door's response holds whole checks, and stays off the stack
+            Trigger::Door(door) => Box::pin(self.door(&acct, report, &door)).await,
             // both answered before entering the account
             Trigger::Sweep | Trigger::Ignored { .. } => {
                 Handled::done(report.finish(Outcome::Ignored, "not an action event".to_owned()))
