@@ -5,7 +5,9 @@ use anyhow::{Context, Result};
 use aws_config::Region;
 use aws_sdk_ec2::types::{IamInstanceProfileSpecification, InstanceType, ResourceType, Tag, TagSpecification};
 
-use crate::account::Account;
+use crate::account::{Account, EC2_TRUST};
+use crate::emulator::{REGION, unique};
+use crate::fixtures::ADMIN;
 
 /// An AMI the emulator knows.
 const AMI: &str = "ami-12c6146b";
@@ -27,7 +29,52 @@ pub fn self_managed_tags(cluster: &str) -> Vec<(String, String)> {
     vec![(format!("kubernetes.io/cluster/{cluster}"), "owned".to_owned())]
 }
 
+/// A managed node group's nodes as they run: the group's node role, the profile its instances
+/// run with, and their ids.
+pub struct ManagedNodes {
+    pub role: String,
+    pub role_arn: String,
+    pub profile: String,
+    pub profile_arn: String,
+    pub ids: Vec<String>,
+}
+
 impl Account {
+    /// Cluster `cluster` in [`REGION`] with managed node group `ng` of a clean node role, and
+    /// `count` instances its Auto Scaling group launched through the group's own profile.
+    pub async fn managed_nodes(&self, cluster: &str, count: i32) -> Result<ManagedNodes> {
+        let role = unique("managed-node");
+        let role_arn = self.node_role(&role, &[]).await?;
+        self.cluster(REGION, cluster, &[("ng", &role_arn)]).await?;
+        let profile = unique("eks-ng");
+        let profile_arn = self.instance_profile(&profile, Some(&role)).await?;
+        let asg = self.nodegroup_asg(REGION, cluster, "ng").await?;
+        let ids = self
+            .run_instances(
+                REGION,
+                count,
+                Some(&profile_arn),
+                &managed_node_tags(cluster, "ng", &asg),
+            )
+            .await?;
+        Ok(ManagedNodes {
+            role,
+            role_arn,
+            profile,
+            profile_arn,
+            ids,
+        })
+    }
+
+    /// An administrator role any instance could run with (EC2 trust, AdministratorAccess), and
+    /// the ARN of a profile holding it.
+    pub async fn admin_profile(&self) -> Result<(String, String)> {
+        let role = unique("admin-box");
+        self.role(&role, "/", EC2_TRUST, &[ADMIN]).await?;
+        let profile = self.instance_profile(&unique("admin-profile"), Some(&role)).await?;
+        Ok((role, profile))
+    }
+
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&self.sdk)
@@ -172,6 +219,48 @@ impl Account {
             .add_role_to_instance_profile()
             .instance_profile_name(profile)
             .role_name(to)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// A launch template (no metadata options of its own); returns its id.
+    pub async fn launch_template(&self, region: &str, name: &str) -> Result<String> {
+        let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+            .image_id(AMI)
+            .build();
+        let out = self
+            .ec2(region)
+            .create_launch_template()
+            .launch_template_name(name)
+            .launch_template_data(data)
+            .send()
+            .await?;
+        out.launch_template
+            .and_then(|t| t.launch_template_id)
+            .context("launch template id")
+    }
+
+    /// Managed node group `nodegroup` of `cluster` launching from launch template `id`.
+    pub async fn nodegroup_from_template(
+        &self,
+        region: &str,
+        cluster: &str,
+        nodegroup: &str,
+        role_arn: &str,
+        id: &str,
+    ) -> Result<()> {
+        self.eks(region)
+            .create_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(nodegroup)
+            .node_role(role_arn)
+            .subnets("subnet-0a1b2c3d4e5f60001")
+            .launch_template(
+                aws_sdk_eks::types::LaunchTemplateSpecification::builder()
+                    .id(id)
+                    .build(),
+            )
             .send()
             .await?;
         Ok(())

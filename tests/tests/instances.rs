@@ -25,13 +25,7 @@ async fn self_managed(account: &Account, cluster: &str, count: i32) -> (String, 
 
 /// An administrator role any instance could run with, and its profile's ARN.
 async fn admin_profile(account: &Account) -> (String, String) {
-    let role = unique("admin-box");
-    account.role(&role, "/", EC2_TRUST, &[ADMIN]).await.expect("role");
-    let profile = account
-        .instance_profile(&unique("admin-profile"), Some(&role))
-        .await
-        .expect("profile");
-    (role, profile)
+    account.admin_profile().await.expect("admin profile")
 }
 
 fn role_report<'a>(sweep: &'a Value, role: &str) -> Option<&'a Value> {
@@ -148,20 +142,8 @@ async fn the_sweep_finds_self_managed_nodes_and_ignores_instances_of_no_real_clu
 /// A cluster with managed node group `ng` of a clean node role, its instances running through
 /// the group's own profile. Returns (node role, profile name, profile ARN, instance ids).
 async fn managed(account: &Account, cluster: &str) -> (String, String, String, Vec<String>) {
-    let node = unique("managed-node");
-    let node_arn = account.node_role(&node, &[]).await.expect("node role");
-    account
-        .cluster(REGION, cluster, &[("ng", &node_arn)])
-        .await
-        .expect("cluster");
-    let profile = unique("eks-ng");
-    let profile_arn = account.instance_profile(&profile, Some(&node)).await.expect("profile");
-    let asg = account.nodegroup_asg(REGION, cluster, "ng").await.expect("asg");
-    let ids = account
-        .run_instances(REGION, 2, Some(&profile_arn), &managed_node_tags(cluster, "ng", &asg))
-        .await
-        .expect("instances");
-    (node, profile, profile_arn, ids)
+    let nodes = account.managed_nodes(cluster, 2).await.expect("managed nodes");
+    (nodes.role, nodes.profile, nodes.profile_arn, nodes.ids)
 }
 
 #[tokio::test]
