@@ -152,7 +152,11 @@ fn every_import_goes_down_a_floor_or_along_the_pipeline() {
     for file in &all {
         let Some(from) = top(file) else { continue };
         // an adapter's own tests may build their inputs with the core
-        if from == "aws" && file.ends_with("tests.rs") {
+        let test_file = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with("tests.rs"));
+        if from == "aws" && test_file {
             continue;
         }
         let text = fs::read_to_string(src().join(file)).expect("readable");

@@ -1,6 +1,8 @@
 //! Adapters from the ports to the AWS SDK clients. Errors are classified here, where they happen.
 
 mod cloudtrail;
+#[cfg(test)]
+mod door_tests;
 mod ec2;
 mod eks;
 mod iam;
