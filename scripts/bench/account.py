@@ -86,6 +86,9 @@ class Emulator:
             )
         return self._clients[key]
 
+    def account_id(self):
+        return self.client("sts").get_caller_identity()["Account"]
+
     def attach(self, role, arn):
         """Re-attach a policy (idempotent in IAM); retries moto's occasional HTML 500."""
         for attempt in range(8):

@@ -4,6 +4,7 @@
 import time
 
 from .base import ADMIN, NODE_ROLE, NODEGROUP_ROLE, S3_FULL, command_line, log
+from .doors import SPARE_PROFILE
 from .minimums import Minimums, violations
 from .results import MINIMUM_NOTES, machine_info, package_size, print_table, write_json
 from .stats import Case, stats_ms
@@ -17,7 +18,11 @@ TITLES = {
     "sweep": "(e) scheduled sweep (dry-run, TTL 0)",
     "sweep_fresh": "(e') sweep, fresh process, TTL 300",
     "cold_process": "(b') node-role attach, fresh process",
+    "door_profile": "(f) ignored door: AddRoleToInstanceProfile on a profile no instance uses",
+    "door_trust": "(g) ignored door: UpdateAssumeRolePolicy trusting only lambda.amazonaws.com",
+    "door_metadata": "(h) ignored door: ModifyInstanceMetadataOptions on an instance that is no node (hop limit 2)",
 }
+IGNORED = ("ignored",)
 
 
 class Runner:
@@ -72,8 +77,36 @@ class Runner:
         )
         return ready, first
 
+    def doors(self):
+        """The door events that concern no node, one each, beside (a) in the warm process."""
+        facts = self.b.door_facts
+        self.measured(
+            "door_profile",
+            "door_profile",
+            self.mins.door_profile_unused(),
+            expect_outcome=IGNORED,
+            expect_reason=f"runs with instance profile {SPARE_PROFILE}",
+        )
+        self.measured(
+            "door_trust",
+            "door_trust",
+            self.mins.door_trust_needless(),
+            expect_outcome=IGNORED,
+            expect_reason="names no role and admits no one beside the node services",
+        )
+        meta = facts.get("door_metadata")
+        if meta:
+            self.measured(
+                "door_metadata",
+                "door_metadata",
+                self.mins.door_metadata_not_node(meta["region"]),
+                expect_outcome=IGNORED,
+                expect_reason=f"instance {meta['instance']} is not a node of a cluster in {meta['region']}",
+            )
+
     def warm(self, iterations):
-        """One warm process: unrelated, node-role warm, CreateNodegroup warm."""
+        """One warm process: unrelated, the door events that concern no node, node-role warm,
+        CreateNodegroup warm."""
         fn, mins = self.fn, self.mins
         fn.start("function-warm", "enforce", 300)
         self.reset_node_role()
@@ -84,9 +117,12 @@ class Runner:
         # a node group just created needs every binding: the full scan builds the index, and the CNI
         # facts of ml (not measured)
         fn.invoke(self.b.events["create_nodegroup"])
+        if "door_metadata" not in self.b.door_facts:
+            self.cases["door_metadata"].problems.append("no unrelated instance in a scanned region to name")
         started = time.monotonic()
         for _ in range(iterations):
             self.measured("unrelated", "unrelated", mins.unrelated(), expect_outcome=("not_node_role",))
+            self.doors()
             policies = self.reset_node_role()
             self.measured(
                 "node_warm_index",
@@ -171,6 +207,20 @@ class Runner:
         log("sweep done")
 
 
+def relative_to(cases, base="unrelated"):
+    """Each case's p50, p95 and calls over `base`'s (None where `base`'s is 0 or missing)."""
+    ref = cases.get(base)
+    if not ref:
+        return
+    for case in cases.values():
+        pairs = {
+            "p50": (case["latency_ms"]["p50"], ref["latency_ms"]["p50"]),
+            "p95": (case["latency_ms"]["p95"], ref["latency_ms"]["p95"]),
+            "calls": (case["api_calls_per_invocation"], ref["api_calls_per_invocation"]),
+        }
+        case[f"ratio_to_{base}"] = {k: round(x / y, 3) if x is not None and y else None for k, (x, y) in pairs.items()}
+
+
 def run_latency(b):
     args = b.args
     r = Runner(b)
@@ -209,6 +259,7 @@ def run_latency(b):
             "notes": MINIMUM_NOTES,
         },
         "cases": {k: c.summary() for k, c in r.cases.items()},
+        "door_events": b.door_facts,
         "cold_start": {
             "runs": args.cold_starts,
             "first_event": "attach-admin-to-node-role.json (enforce, cold index)",
@@ -221,6 +272,7 @@ def run_latency(b):
         "package": package_size(b.binary),
         "total_seconds": b.seconds(),
     }
+    relative_to(results["cases"])
     if b.proxy:
         results["latency_proxy"] = {"requests": b.proxy.requests()}
     write_json(b.out_path, results)

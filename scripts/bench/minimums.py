@@ -131,6 +131,29 @@ class Minimums:
     def unrelated(self):
         return {"iam:GetRole": 1}
 
+    def door_profile_unused(self):
+        """AddRoleToInstanceProfile on a profile no instance runs with: the profile associations of
+        every scanned region (with or without clusters), to find none using it."""
+        return {
+            "ec2:DescribeIamInstanceProfileAssociations": sum(
+                pages(self.inv["associations"][r], EC2_PAGE) for r in self.regions
+            )
+        }
+
+    def door_trust_needless(self):
+        """UpdateAssumeRolePolicy with a trust that names no role and admits no node service: the
+        event alone says it opens nothing."""
+        return {}
+
+    def door_metadata_not_node(self, region):
+        """ModifyInstanceMetadataOptions on an instance of `region` that is no node: the region's
+        instances and its clusters, asked together (the instance's tags against the clusters that
+        exist)."""
+        return {
+            "ec2:DescribeInstances": pages(len(self.inv["instances"][region]), EC2_PAGE),
+            "eks:ListClusters": pages(len(self.inv["clusters"][region])),
+        }
+
     def node_warm(self, policies, mode):
         return self.role_check(NODE_ROLE, policies, mode)
 

@@ -31,6 +31,14 @@ MINIMUM_NOTES = [
     "node role ListAttachedRolePolicies + ListRolePolicies "
     "(+ GetRolePolicy per inline policy) + DescribeAddon once per distinct cluster served by a role "
     "with the CNI policy + one Publish per role with violations + one summary Publish.",
+    "(f) ignored door, AddRoleToInstanceProfile on a profile no instance runs with: one "
+    "DescribeIamInstanceProfileAssociations per SCAN_REGIONS region (1,000 a page), every region "
+    "whether or not it has a cluster; nothing else (no IAM call: the profile's users decide).",
+    "(g) ignored door, UpdateAssumeRolePolicy whose trust names no role and admits no node service: "
+    "none (the event's document decides).",
+    "(h) ignored door, ModifyInstanceMetadataOptions on an instance that is no node: DescribeInstances "
+    "of the instance's region (1,000 a page) + ListClusters there, asked together; an untagged instance "
+    "could be ruled out by DescribeInstances alone, at one more round trip for every node.",
     "enforce cases re-attach the offending policy with boto3 (untimed) before each invocation.",
     "latency is measured by the client around the HTTP POST to cargo lambda watch.",
     "p50/p99 interpolate linearly between ranks (numpy's default): with 20 samples p99 is close to the maximum.",
@@ -128,9 +136,17 @@ def fmt_ms(x):
     return "-" if x is None else f"{x:.1f}"
 
 
+def fmt_ratio(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
 def print_table(results):
     cases = results["cases"]
-    head = f"{'case':<44} {'n':>3} {'p50 ms':>9} {'p99 ms':>9} {'calls':>7} {'min':>6} {'ratio':>6}"
+    width = max(44, *(len(c["title"]) for c in cases.values()))
+    head = (
+        f"{'case':<{width}} {'n':>3} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'calls':>7} {'min':>6} "
+        f"{'ratio':>6} {'p50/(a)':>8} {'calls/(a)':>9}"
+    )
     print()
     print(
         f"latency injected: {results['params']['latency_ms']} ms per request; binary: "
@@ -141,10 +157,12 @@ def print_table(results):
     print("-" * len(head))
     for case in cases.values():
         lat = case["latency_ms"]
-        ratio = "-" if case["ratio_made_to_minimum"] is None else f"{case['ratio_made_to_minimum']:.2f}"
+        to_a = case.get("ratio_to_unrelated") or {}
         print(
-            f"{case['title']:<44} {case['iterations']:>3} {fmt_ms(lat['p50']):>9} {fmt_ms(lat['p99']):>9} "
-            f"{case['api_calls_per_invocation']:>7g} {case['minimum_per_invocation']:>6g} {ratio:>6}"
+            f"{case['title']:<{width}} {case['iterations']:>3} {fmt_ms(lat['p50']):>9} {fmt_ms(lat['p95']):>9} "
+            f"{fmt_ms(lat['p99']):>9} {case['api_calls_per_invocation']:>7g} {case['minimum_per_invocation']:>6g} "
+            f"{fmt_ratio(case['ratio_made_to_minimum']):>6} {fmt_ratio(to_a.get('p50')):>8} "
+            f"{fmt_ratio(to_a.get('calls')):>9}"
         )
     print()
     for case in cases.values():

@@ -4,7 +4,7 @@ proxy in front of it when latency or throttling is asked for, and the function u
 
 import time
 
-from . import account
+from . import account, doors
 from .base import HOME_REGION, NODE_ROLE, REGION_ORDER, log, read_events, resolve
 from .function import Function, bench_env, start_watch
 from .minimums import Minimums
@@ -34,7 +34,8 @@ class Bench:
             old.unlink()
         procs.log_dir = log_dir
         self.env = bench_env()
-        self.events = read_events()
+        self.events = read_events()  # and the door events, built once the account is seeded
+        self.door_facts = {}  # what each door event names
         self.proxy = None  # in front of the emulator, when latency or throttling is asked for
 
     def seconds(self):
@@ -46,9 +47,15 @@ def prepare(args, procs):
     # 1. the emulator, seeded
     b.endpoint = account.start_emulator(procs)
     b.topic_arn, b.seed_line, b.seed_seconds, b.seed_cmd = account.seed(b.endpoint, args, b.regions, b.env)
-    # 2. what it holds, and the fewest calls each case needs
+    # 2. what the door events report, then what the account holds, and the fewest calls each case
+    #    needs; the door events name its account and ids
     b.emu = account.Emulator(b.endpoint)
-    b.mins = Minimums(b.emu.inventory(b.regions), b.regions)
+    doors.arrange(b.emu, args)
+    inv = b.emu.inventory(b.regions)
+    b.mins = Minimums(inv, b.regions)
+    door_events, b.door_facts = doors.build(inv, b.regions, b.emu.account_id(), args)
+    b.events.update(door_events)
+    log(f"door events: {b.door_facts}")
     log(f"inventory: {b.mins.counts}; discovery minimum {sum(b.mins.discovery.values())} calls {b.mins.discovery}")
     if not b.mins.role(NODE_ROLE):
         raise RuntimeError(f"{NODE_ROLE} backs no node group in {b.regions}: seed.py changed?")

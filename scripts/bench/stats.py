@@ -44,7 +44,9 @@ class Case:
         self.http_requests = []  # requests seen by the latency proxy per invocation
         self.problems = []
 
-    def add(self, elapsed, report, minimum, expect_outcome=None, expect_index=None, http_requests=None):
+    def add(
+        self, elapsed, report, minimum, expect_outcome=None, expect_index=None, http_requests=None, expect_reason=None
+    ):
         self.latencies.append(elapsed)
         if "errorType" in report:
             self.problems.append(f"{report['errorType']}: {report.get('errorMessage', '')[:200]}")
@@ -58,6 +60,8 @@ class Case:
         self.index[str(idx)] = self.index.get(str(idx), 0) + 1
         if expect_outcome and outcome not in expect_outcome:
             self.problems.append(f"outcome {outcome}, expected {'/'.join(expect_outcome)}: {report.get('reason')}")
+        if expect_reason and expect_reason not in (report.get("reason") or ""):
+            self.problems.append(f"reason {report.get('reason')!r}, expected one saying {expect_reason!r}")
         if expect_index and idx != expect_index:
             self.problems.append(f"index {idx}, expected {expect_index}")
         if http_requests is not None:
@@ -81,6 +85,7 @@ class Case:
             "iterations": len(ms),
             "latency_ms": {
                 "p50": round(percentile(ms, 50), 2) if ms else None,
+                "p95": round(percentile(ms, 95), 2) if ms else None,
                 "p99": round(percentile(ms, 99), 2) if ms else None,
                 "min": round(min(ms), 2) if ms else None,
                 "max": round(max(ms), 2) if ms else None,
