@@ -410,3 +410,39 @@ async fn concurrent_deliveries_to_twenty_function_instances_leave_the_profile_wi
         std::slice::from_ref(&nodes.role)
     );
 }
+
+#[tokio::test]
+async fn concurrent_undos_of_an_emptied_profile_all_end_done_or_already_done() {
+    // the node role taken out of its profile and nothing put in: each undo only adds it back,
+    // and IAM refuses every add after the first as over the profile's quota of one role
+    let account = Account::new(Moto::shared()).await;
+    let nodes = account.managed_nodes(&unique("prod"), 1).await.expect("nodes");
+    account
+        .iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(&nodes.profile)
+        .role_name(&nodes.role)
+        .send()
+        .await
+        .expect("emptied");
+    let event = delete_boundary_event(&nodes.role);
+    let inbox = account.inbox().await.expect("inbox");
+    let mut guards = Vec::new();
+    for _ in 0..8 {
+        guards.push(remediator(&account, config(&inbox.topic_arn, &[("MODE", "enforce")])).await);
+    }
+
+    let handled = futures::future::join_all(guards.iter().map(|g| g.handle(&event))).await;
+
+    let reports: Vec<Value> = handled.iter().map(|h| json_of(h.as_ref().expect("handled"))).collect();
+    let results: Vec<String> = reports.iter().flat_map(swap_results).collect();
+    assert_eq!(results.iter().filter(|r| *r == "done").count(), 1, "{results:?}");
+    assert!(
+        reports.iter().all(|r| r["outcome"] != "credential_swap"),
+        "an undo another invocation made is no failure: {results:?}"
+    );
+    assert_eq!(
+        account.profile_roles(&nodes.profile).await.expect("roles"),
+        std::slice::from_ref(&nodes.role)
+    );
+}
