@@ -1,7 +1,8 @@
-//! Doors on roles against the emulator over real HTTP: another role's trust naming a node role
-//! (closed with REMOVE_NODE_TRUST=on in enforce), a node role's trust admitting another account,
-//! a new default version of a policy attached to a node role, a node role's permissions boundary
-//! removed.
+//! Doors that widen who can use a node role or what it may do, and how pods reach it, against
+//! the emulator over real HTTP: another role's trust naming a node role (closed with
+//! REMOVE_NODE_TRUST=on in enforce), a node role's trust admitting another account, a new
+//! default version of a policy attached to a node role, a node role's permissions boundary
+//! removed, metadata options opened on a node or on its node group's launch template.
 
 use std::time::Duration;
 
@@ -184,5 +185,95 @@ async fn a_node_roles_boundary_removed_is_told_even_when_the_role_passes() {
         .expect("boundary dropped");
     let (report, notes) = deliver(&account, &[("MODE", "enforce")], &delete_boundary_event(&other)).await;
     assert_eq!(report["outcome"], "not_node_role", "{report:#}");
+    assert!(notes.is_empty(), "{notes:?}");
+}
+
+#[tokio::test]
+async fn metadata_options_that_open_imds_to_pods_on_a_node_are_a_door_with_the_command_that_closes_it() {
+    let account = Account::new(Moto::shared()).await;
+    let nodes = account.managed_nodes(&unique("prod"), 1).await.expect("nodes");
+    let node = &nodes.ids[0];
+
+    let (report, notes) = deliver(
+        &account,
+        &[("MODE", "enforce")],
+        &metadata_event(REGION, node, 2, "required"),
+    )
+    .await;
+    assert_eq!(report["outcome"], "door_opened", "{report:#}");
+    assert_eq!(report["door"]["kind"], "instance_metadata");
+    assert_eq!(report["door"]["severity"], "HIGH");
+    assert_eq!(report["door"]["subject"], node.as_str());
+    let close = report["door"]["close_commands"][0].as_str().expect("close command");
+    assert!(
+        close.contains(node) && close.contains("--http-put-response-hop-limit 1 --http-tokens required"),
+        "{close}"
+    );
+    assert!(report["door"].get("result").is_none(), "only notified: {report:#}");
+    let notes = reports(&notes);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].report["outcome"], "door_opened");
+
+    // options that open nothing need no call
+    let (report, notes) = deliver(&account, &[], &metadata_event(REGION, node, 1, "required")).await;
+    assert_eq!(report["outcome"], "ignored", "{report:#}");
+    assert_eq!(calls_of(&report), Vec::<(String, u64)>::new());
+    assert!(notes.is_empty(), "{notes:?}");
+
+    // an instance that is no node
+    let bastion = account.run_instances(REGION, 1, None, &[]).await.expect("bastion");
+    let (report, notes) = deliver(&account, &[], &metadata_event(REGION, &bastion[0], 2, "optional")).await;
+    assert_eq!(report["outcome"], "ignored", "{report:#}");
+    assert!(report.get("door").is_none());
+    assert!(notes.is_empty(), "{notes:?}");
+}
+
+#[tokio::test]
+async fn a_launch_template_version_allowing_imdsv1_is_a_door_when_a_managed_node_group_launches_from_it() {
+    let account = Account::new(Moto::shared()).await;
+    let cluster = unique("prod");
+    account.cluster(REGION, &cluster, &[]).await.expect("cluster");
+    let node = unique("lt-node");
+    let node_arn = account.node_role(&node, &[]).await.expect("node role");
+    let used = account
+        .launch_template(REGION, &unique("lt-used"))
+        .await
+        .expect("template");
+    account
+        .nodegroup_from_template(REGION, &cluster, "from-template", &node_arn, &used)
+        .await
+        .expect("node group");
+    let unused = account
+        .launch_template(REGION, &unique("lt-unused"))
+        .await
+        .expect("template");
+
+    let event = launch_template_version_event(REGION, &used, 2, "optional");
+    let (report, notes) = deliver(&account, &[], &event).await;
+    assert_eq!(report["outcome"], "door_opened", "{report:#}");
+    assert_eq!(report["door"]["kind"], "launch_template_metadata");
+    assert_eq!(report["door"]["severity"], "HIGH");
+    assert!(
+        report["door"]["finding"]
+            .as_str()
+            .expect("finding")
+            .contains(&format!("{cluster}/from-template")),
+        "{report:#}"
+    );
+    let close = report["door"]["close_commands"][0].as_str().expect("close command");
+    assert!(
+        close.contains(&used) && close.contains("--source-version 2") && close.contains(r#""HttpTokens":"required""#),
+        "{close}"
+    );
+    assert_eq!(reports(&notes).len(), 1, "{notes:?}");
+
+    let (report, notes) = deliver(
+        &account,
+        &[],
+        &launch_template_version_event(REGION, &unused, 2, "optional"),
+    )
+    .await;
+    assert_eq!(report["outcome"], "ignored", "{report:#}");
+    assert!(report["reason"].as_str().expect("reason").contains(&unused));
     assert!(notes.is_empty(), "{notes:?}");
 }

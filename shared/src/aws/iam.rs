@@ -3,7 +3,7 @@ use aws_sdk_iam::Client;
 
 use super::{CountCalls, classify};
 use crate::ports::{Iam, IamRead};
-use crate::types::{AttachedPolicy, AwsResult, Change, InstanceProfile, Role, decode_document};
+use crate::types::{AttachedPolicy, AwsResult, Change, InstanceProfile, Role, arn, decode_document};
 
 /// IAM through the SDK, read-only: it has no method that changes anything, and does not
 /// implement [`Iam`]. What the audit command holds.
@@ -304,6 +304,20 @@ impl Iam for IamClient {
                     .is_some_and(|s| s.is_entity_already_exists_exception()) =>
             {
                 Ok(Change::AlreadyDone)
+            }
+            // a profile holds one role: IAM refuses adding the role it already holds as over
+            // that quota, so an undo another invocation made first reads as this refusal
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_limit_exceeded_exception()) => {
+                let holds = self.reader.instance_profile(profile).await?.is_some_and(|p| {
+                    p.roles
+                        .iter()
+                        .any(|r| arn::same_role_name(arn::role_name_from_arn(r).unwrap_or(r), role))
+                });
+                if holds {
+                    Ok(Change::AlreadyDone)
+                } else {
+                    Err(classify("iam:AddRoleToInstanceProfile", &e))
+                }
             }
             Err(e) => Err(classify("iam:AddRoleToInstanceProfile", &e)),
         }

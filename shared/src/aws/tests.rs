@@ -294,6 +294,51 @@ async fn detach_of_a_policy_already_gone_is_already_done() {
 }
 
 #[tokio::test]
+async fn adding_the_role_a_profile_already_holds_is_already_done_and_another_role_is_refused() {
+    use aws_sdk_iam::operation::add_role_to_instance_profile::AddRoleToInstanceProfileError;
+    use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
+    use aws_sdk_iam::types::error::LimitExceededException;
+    use aws_sdk_iam::types::{InstanceProfile, Role};
+
+    let now = aws_smithy_types::DateTime::from_secs(0);
+    let holding = move |role: &str| {
+        let role = Role::builder()
+            .path("/")
+            .role_name(role)
+            .role_id("AROAEXAMPLE")
+            .arn(format!("arn:aws:iam::123456789012:role/{role}"))
+            .create_date(now)
+            .build()
+            .expect("role");
+        let profile = InstanceProfile::builder()
+            .path("/")
+            .instance_profile_name("eks-ng")
+            .instance_profile_id("AIPAEXAMPLE")
+            .arn("arn:aws:iam::123456789012:instance-profile/eks-ng")
+            .create_date(now)
+            .roles(role)
+            .build()
+            .expect("profile");
+        GetInstanceProfileOutput::builder().instance_profile(profile).build()
+    };
+    let refusal = Err(("iam:AddRoleToInstanceProfile", ErrorKind::Rejected));
+    for (held, expected) in [("Node-Role", Ok(Change::AlreadyDone)), ("admin", refusal)] {
+        let refused = mock!(aws_sdk_iam::Client::add_role_to_instance_profile).then_error(|| {
+            AddRoleToInstanceProfileError::LimitExceededException(
+                LimitExceededException::builder()
+                    .message("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
+                    .build(),
+            )
+        });
+        let output = holding(held);
+        let read = mock!(aws_sdk_iam::Client::get_instance_profile).then_output(move || output.clone());
+        let iam = IamClient::from_client(mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&refused, &read]));
+        let added = iam.add_role_to_profile("eks-ng", "node-role").await;
+        assert_eq!(added.map_err(|e| (e.operation, e.kind)), expected, "{held}");
+    }
+}
+
+#[tokio::test]
 async fn security_hub_refusals_and_a_disabled_hub_are_read_not_raised() {
     use aws_sdk_securityhub::operation::batch_import_findings::BatchImportFindingsOutput;
     use aws_sdk_securityhub::types::ImportFindingsError;
